@@ -1,0 +1,57 @@
+# Every target runs as root on a fresh Debian machine and installs what it needs.
+SHELL := /bin/bash
+GO ?= go
+export GOTOOLCHAIN := local
+export GOFLAGS := -buildvcs=false
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+CACHE := $(CURDIR)/.cache
+BIN := $(CURDIR)/bin
+# Short fuzz runs inside make test; run `make fuzz FUZZTIME=5m` for a longer hunt.
+FUZZTIME ?= 5s
+# Debian packages the node code and its real-mount tests use.
+NODE_PKGS := util-linux e2fsprogs xfsprogs btrfs-progs udev mount
+
+.PHONY: all build test unit sanity fuzz bench deps lint clean
+
+all: build
+
+build:
+	$(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $(BIN)/csi-driver ./cmd/csi-driver
+
+## deps: install the host tools the node tests need (once per machine).
+deps: $(CACHE)/deps.stamp
+$(CACHE)/deps.stamp: Makefile
+	@mkdir -p $(CACHE)
+	@missing=$$(for p in $(NODE_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "ok installed" || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing: $$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+	@touch $@
+
+## test: every test: unit (race), short fuzz runs, and csi-sanity on real loop devices.
+test: deps build unit fuzz sanity
+
+unit:
+	$(GO) vet ./...
+	$(GO) test -race -count=1 ./pkg/... ./cmd/...
+
+sanity:
+	@mkdir -p $(CACHE)
+	@$(GO) test -race -count=1 -timeout 20m -v ./test/sanity/ > $(CACHE)/sanity.log 2>&1; rc=$$?; \
+	  grep -E '^sanity|^(ok|FAIL|--- )' $(CACHE)/sanity.log; \
+	  [ $$rc = 0 ] || { echo "sanity failed; full log in $(CACHE)/sanity.log"; tail -60 $(CACHE)/sanity.log; }; exit $$rc
+
+fuzz:
+	@set -e; for pkg in ./pkg/driver; do \
+		for f in $$($(GO) test -list 'Fuzz.*' $$pkg | grep '^Fuzz'); do \
+			echo "fuzz $$pkg $$f ($(FUZZTIME))"; \
+			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg >/dev/null; \
+		done; \
+	done
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./pkg/...
+
+clean:
+	rm -rf $(BIN)

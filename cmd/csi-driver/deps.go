@@ -1,0 +1,95 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"k8s.io/klog/v2"
+	utilexec "k8s.io/utils/exec"
+
+	"github.com/cinder-csi/cinder-csi-driver/pkg/cinder"
+	"github.com/cinder-csi/cinder-csi-driver/pkg/driver"
+	"github.com/cinder-csi/cinder-csi-driver/pkg/mount"
+)
+
+// buildDeps builds the collaborators the mode needs. The node plugin needs no cloud
+// credentials: a cloud config is read only for its [BlockStorage] settings.
+func buildDeps(ctx context.Context, opts driver.Options) (driver.Deps, error) {
+	deps := driver.Deps{Version: version, MaxVolumesPerNode: opts.MaxVolumesPerNode}
+	var cfg *cinder.Config
+	if opts.Mode != driver.ModeNode || opts.CloudConfig != "" {
+		var err error
+		if cfg, err = cinder.LoadConfig(opts.CloudConfig, opts.CloudName); err != nil {
+			return deps, fmt.Errorf("loading cloud config: %w", err)
+		}
+		if deps.MaxVolumesPerNode == 0 {
+			deps.MaxVolumesPerNode = cfg.NodeVolumeAttachLimit
+		}
+	}
+	if opts.Mode != driver.ModeNode {
+		actx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		defer cancel()
+		client, err := cinder.NewClient(actx, cfg, cinder.ClientOptions{UserAgent: "cinder-csi-driver/" + version})
+		if err != nil {
+			return deps, fmt.Errorf("connecting to OpenStack (%s): %w", cfg.Source, err)
+		}
+		deps.Cloud = client
+		if opts.Attacher == driver.AttacherNova {
+			deps.Attacher = client.NovaAttacher()
+		} else {
+			deps.Attacher = client.CinderAttacher()
+		}
+	}
+	if opts.Mode != driver.ModeController {
+		exec := utilexec.New()
+		deps.Mounter = mount.NewMounter()
+		deps.Locators = map[string]mount.DeviceLocator{
+			mount.AttacherNova: mount.NewNovaLocator("", mount.UdevadmTrigger(exec)),
+			mount.AttacherCinder: mount.NewCinderLocator(map[string]mount.Connector{
+				"file": mount.NewFileConnector(mount.NewLoopDevices(exec)),
+			}),
+		}
+		node, err := nodeIdentity(ctx, opts, cfg)
+		if err != nil {
+			return deps, err
+		}
+		deps.Node = node
+	}
+	return deps, nil
+}
+
+// nodeIdentity takes the node ID and zone from the flags, and what is missing from
+// the instance metadata (config drive or metadata service).
+func nodeIdentity(ctx context.Context, opts driver.Options, cfg *cinder.Config) (driver.NodeIdentity, error) {
+	n := driver.NodeIdentity{ID: opts.NodeID, Zone: opts.Zone}
+	if n.ID != "" && (n.Zone != "" || !opts.WithTopology) {
+		return n, nil
+	}
+	order := strings.Split(opts.MetadataSearchOrder, ",")
+	if cfg != nil && len(cfg.MetadataSearchOrder) > 0 {
+		order = cfg.MetadataSearchOrder
+	}
+	mctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	src := &cinder.MetadataSource{URL: opts.MetadataURL, Order: order, Exec: utilexec.New()}
+	md, err := src.Get(mctx)
+	if err != nil {
+		if n.ID == "" {
+			return n, fmt.Errorf("the node ID is not set and the instance metadata is unreadable (%w): pass --node-id (and --zone)", err)
+		}
+		klog.InfoS("No zone from instance metadata; the node reports no topology", "err", err)
+		return n, nil
+	}
+	if n.ID == "" {
+		n.ID = md.UUID
+		if opts.Attacher == driver.AttacherCinder && md.Name != "" {
+			n.ID = md.Name
+		}
+	}
+	if n.Zone == "" {
+		n.Zone = md.AvailabilityZone
+	}
+	return n, nil
+}

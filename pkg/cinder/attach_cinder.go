@@ -1,0 +1,236 @@
+package cinder
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/gophercloud/gophercloud/v2/openstack/blockstorage/v3/attachments"
+	"github.com/gophercloud/gophercloud/v2/openstack/blockstorage/v3/volumes"
+	"k8s.io/klog/v2"
+)
+
+// CinderAttacher returns the Attacher for clouds without Nova (standalone Cinder,
+// bare metal): node IDs are host names, and Attach returns the connection info
+// with which the node reaches the volume itself (an NFS export, an iSCSI target).
+//
+// Callers serialise Attach and Detach per volume (the driver's per-volume lock).
+// This matters because Cinder's attachments API does not show which host an
+// attachment that is not yet complete was made for: such leftovers of an
+// interrupted call are deleted on a volume that is not multiattach.
+func (c *Client) CinderAttacher() Attacher { return &cinderAttacher{c: c} }
+
+type cinderAttacher struct{ c *Client }
+
+// attachmentStatusAttached is the attachment (not volume) status once complete.
+const attachmentStatusAttached = "attached"
+
+// Attach implements Attacher.
+func (a *cinderAttacher) Attach(ctx context.Context, volumeID, node string) (*Attachment, error) {
+	c := a.c
+	v, err := c.GetVolume(ctx, volumeID)
+	if err != nil {
+		return nil, fmt.Errorf("attach: %w", err)
+	}
+	if existing, ok := attachmentOf(v, node); ok {
+		att, err := a.reuse(ctx, volumeID, node, existing.AttachmentID)
+		if att != nil || err != nil {
+			return att, err
+		}
+		if v, err = c.GetVolume(ctx, volumeID); err != nil {
+			return nil, fmt.Errorf("attach: %w", err)
+		}
+	}
+	if err := checkNotElsewhere(v, node); err != nil {
+		return nil, err
+	}
+	if !v.Multiattach {
+		if err := a.deleteIncomplete(ctx, volumeID); err != nil {
+			return nil, err
+		}
+	}
+
+	created, err := attachments.Create(ctx, c.cinder(mvAttachments), a.createOpts(volumeID, node)).Extract()
+	if err != nil {
+		return nil, fmt.Errorf("attach volume %s to %s: %w", volumeID, node, mapError(err))
+	}
+	conn := connectionFrom(created.ConnectionInfo)
+	if conn == nil {
+		a.cleanUp(ctx, volumeID, created.ID)
+		return nil, fmt.Errorf("%w: Cinder attached volume %s to %s without connection info", ErrBackend, volumeID, node)
+	}
+	if err := attachments.Complete(ctx, c.cinder(mvAttachComplete), created.ID).ExtractErr(); err != nil {
+		a.cleanUp(ctx, volumeID, created.ID)
+		return nil, fmt.Errorf("complete attachment %s of volume %s: %w", created.ID, volumeID, mapError(err))
+	}
+	if _, err := c.waitAttached(ctx, volumeID, node, nil); err != nil {
+		return nil, fmt.Errorf("attach: %w", err)
+	}
+	klog.V(2).InfoS("Volume attached", "volumeID", volumeID, "nodeID", node, "attachmentID", created.ID, "driverVolumeType", conn.DriverVolumeType)
+	return &Attachment{VolumeID: volumeID, NodeID: node, AttachmentID: created.ID, Connection: conn}, nil
+}
+
+// reuse returns the node's existing attachment with its connection info. An
+// attachment without connection info cannot be used by the node: it is deleted
+// and (nil, nil) tells the caller to make a new one.
+func (a *cinderAttacher) reuse(ctx context.Context, volumeID, node, attachmentID string) (*Attachment, error) {
+	existing, err := attachments.Get(ctx, a.c.cinder(mvAttachments), attachmentID).Extract()
+	if err != nil && !isNotFound(err) {
+		return nil, fmt.Errorf("get attachment %s of volume %s: %w", attachmentID, volumeID, mapError(err))
+	}
+	if err == nil {
+		if conn := connectionFrom(existing.ConnectionInfo); conn != nil {
+			return &Attachment{VolumeID: volumeID, NodeID: node, AttachmentID: attachmentID, Connection: conn}, nil
+		}
+		klog.InfoS("Replacing an attachment that has no connection info", "volumeID", volumeID, "nodeID", node, "attachmentID", attachmentID)
+		if err := a.deleteAttachment(ctx, volumeID, attachmentID); err != nil {
+			return nil, err
+		}
+	}
+	return nil, nil
+}
+
+// deleteIncomplete deletes the volume's attachments that were never completed.
+func (a *cinderAttacher) deleteIncomplete(ctx context.Context, volumeID string) error {
+	list, err := a.list(ctx, volumeID)
+	if err != nil {
+		return err
+	}
+	for _, att := range list {
+		if att.Status == attachmentStatusAttached {
+			continue
+		}
+		klog.InfoS("Deleting an attachment an interrupted call left behind", "volumeID", volumeID, "attachmentID", att.ID, "status", att.Status)
+		if err := a.deleteAttachment(ctx, volumeID, att.ID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (a *cinderAttacher) list(ctx context.Context, volumeID string) ([]attachments.Attachment, error) {
+	pages, err := attachments.List(a.c.cinder(mvAttachments), attachments.ListOpts{VolumeID: volumeID}).AllPages(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list attachments of volume %s: %w", volumeID, mapError(err))
+	}
+	list, err := attachments.ExtractAttachments(pages)
+	if err != nil {
+		return nil, fmt.Errorf("list attachments of volume %s: %w", volumeID, err)
+	}
+	return list, nil
+}
+
+// deleteAttachment deletes one attachment; one already gone is fine.
+func (a *cinderAttacher) deleteAttachment(ctx context.Context, volumeID, attachmentID string) error {
+	err := attachments.Delete(ctx, a.c.cinder(mvAttachments), attachmentID).ExtractErr()
+	if err != nil && !isNotFound(err) {
+		return fmt.Errorf("delete attachment %s of volume %s: %w", attachmentID, volumeID, mapError(err))
+	}
+	return nil
+}
+
+// AttachedVolumes implements Attacher. Cinder cannot filter attachments by host,
+// so this reads the project's volumes and keeps those whose attachments name the
+// node: one listing per call, paged by Cinder.
+func (a *cinderAttacher) AttachedVolumes(ctx context.Context, node string) ([]string, error) {
+	pages, err := volumes.List(a.c.cinder(mvVolumeRead), volumes.ListOpts{}).AllPages(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list volumes attached to %s: %w", node, mapError(err))
+	}
+	all, err := volumes.ExtractVolumes(pages)
+	if err != nil {
+		return nil, fmt.Errorf("list volumes attached to %s: %w", node, err)
+	}
+	ids := []string{}
+	for i := range all {
+		for _, att := range all[i].Attachments {
+			if att.ServerID == "" && att.HostName == node {
+				ids = append(ids, all[i].ID)
+				break
+			}
+		}
+	}
+	return ids, nil
+}
+
+// cleanUp deletes an attachment this call made and cannot finish, so that the
+// retry starts clean. A failure is only logged: the caller reports the first one.
+func (a *cinderAttacher) cleanUp(ctx context.Context, volumeID, attachmentID string) {
+	if err := a.deleteAttachment(ctx, volumeID, attachmentID); err != nil {
+		klog.ErrorS(err, "Could not delete an unfinished attachment", "volumeID", volumeID, "attachmentID", attachmentID)
+	}
+}
+
+// Detach implements Attacher.
+func (a *cinderAttacher) Detach(ctx context.Context, volumeID, node string) error {
+	v, err := a.c.GetVolume(ctx, volumeID)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("detach: %w", err)
+	}
+	for _, att := range v.Attachments {
+		if att.ServerID == "" && att.HostName == node {
+			if err := a.deleteAttachment(ctx, volumeID, att.AttachmentID); err != nil {
+				return err
+			}
+		}
+	}
+	if !v.Multiattach && checkNotElsewhere(v, node) == nil {
+		// A leftover of an interrupted Attach keeps the volume "attaching" and
+		// undeletable; no other node can own it.
+		if err := a.deleteIncomplete(ctx, volumeID); err != nil {
+			return err
+		}
+	}
+	if err := a.c.waitDetached(ctx, volumeID, node); err != nil {
+		return fmt.Errorf("detach: %w", err)
+	}
+	klog.V(2).InfoS("Volume detached", "volumeID", volumeID, "nodeID", node)
+	return nil
+}
+
+// attachmentCreateOpts builds the create body by hand because gophercloud's
+// CreateOpts always sends "instance_uuid", and Cinder rejects an empty one: an
+// attachment without Nova has no instance at all.
+type attachmentCreateOpts struct {
+	volumeID  string
+	connector map[string]any
+}
+
+func (o attachmentCreateOpts) ToAttachmentCreateMap() (map[string]any, error) {
+	return map[string]any{"attachment": map[string]any{
+		"volume_uuid": o.volumeID,
+		"connector":   o.connector,
+	}}, nil
+}
+
+// createOpts describes the node to Cinder as os-brick would. host is what the
+// volume's attachment later shows as host_name, and so how the node's attachment
+// is recognised; the rest only matters to backends that export per initiator.
+func (a *cinderAttacher) createOpts(volumeID, node string) attachmentCreateOpts {
+	return attachmentCreateOpts{volumeID: volumeID, connector: map[string]any{
+		"host":            node,
+		"ip":              a.c.connectorIP,
+		"initiator":       "",
+		"platform":        "x86_64",
+		"os_type":         "linux",
+		"multipath":       false,
+		"do_local_attach": false,
+		"mountpoint":      "/dev/csi-" + volumeID,
+	}}
+}
+
+// connectionFrom converts Cinder's connection_info; nil when it names no driver
+// volume type, which a node cannot use.
+func connectionFrom(info map[string]any) *ConnectionInfo {
+	t, _ := info["driver_volume_type"].(string)
+	if t == "" {
+		return nil
+	}
+	data, _ := info["data"].(map[string]any)
+	return &ConnectionInfo{DriverVolumeType: t, Data: data}
+}
+
+var _ attachments.CreateOptsBuilder = attachmentCreateOpts{}

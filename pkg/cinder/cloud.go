@@ -1,0 +1,68 @@
+package cinder
+
+import "context"
+
+// Cloud is the block-storage API the controller needs. Every method is a whole
+// operation and returns errors wrapping this package's sentinels.
+type Cloud interface {
+	// CreateVolume creates a volume and returns it once it is available. The wait is
+	// bounded by ctx. A volume that ends in an error state is deleted and ErrBackend is
+	// returned. Cinder names are not unique: callers serialise creates per name.
+	CreateVolume(ctx context.Context, opts CreateVolumeOpts) (*Volume, error)
+	// GetVolume returns ErrNotFound for a missing volume.
+	GetVolume(ctx context.Context, id string) (*Volume, error)
+	// FindVolumesByName returns every volume with exactly this name (maybe none).
+	FindVolumesByName(ctx context.Context, name string) ([]Volume, error)
+	// ListVolumes returns one page and the marker of the next page ("" at the end).
+	// An unknown marker is ErrInvalidInput.
+	ListVolumes(ctx context.Context, opts ListOpts) ([]Volume, string, error)
+	// DeleteVolume deletes a volume; a missing volume is not an error. An attached
+	// volume or one with snapshots is ErrInvalidState. It does not wait for the
+	// deletion to finish.
+	DeleteVolume(ctx context.Context, id string) error
+	// ExpandVolume grows a volume to sizeGiB and waits until Cinder reports the new
+	// size. An in-use volume needs online extension (microversion 3.42). A backend that
+	// fails it leaves the volume in error_extending: ErrBackend is returned.
+	ExpandVolume(ctx context.Context, id string, sizeGiB int) (*Volume, error)
+	// RetypeVolume changes the volume type (migration on demand) and waits for it.
+	RetypeVolume(ctx context.Context, id, volumeType string) (*Volume, error)
+
+	// CreateSnapshot starts a snapshot and returns at once (Status may be "creating").
+	CreateSnapshot(ctx context.Context, name, volumeID string, metadata map[string]string) (*Snapshot, error)
+	// GetSnapshot returns ErrNotFound for a missing snapshot.
+	GetSnapshot(ctx context.Context, id string) (*Snapshot, error)
+	// ListSnapshots returns one page of snapshots and the next marker.
+	ListSnapshots(ctx context.Context, opts SnapshotListOpts) ([]Snapshot, string, error)
+	// DeleteSnapshot deletes a snapshot; a missing one is not an error.
+	DeleteSnapshot(ctx context.Context, id string) error
+
+	// CreateBackup starts a backup of a volume and returns at once.
+	CreateBackup(ctx context.Context, name, volumeID string, metadata map[string]string) (*Snapshot, error)
+	// GetBackup returns ErrNotFound for a missing backup.
+	GetBackup(ctx context.Context, id string) (*Snapshot, error)
+	// ListBackups returns one page of backups and the next marker.
+	ListBackups(ctx context.Context, opts SnapshotListOpts) ([]Snapshot, string, error)
+	// DeleteBackup deletes a backup; a missing one is not an error.
+	DeleteBackup(ctx context.Context, id string) error
+
+	// GetLimits returns the project's gigabyte limits.
+	GetLimits(ctx context.Context) (*Limits, error)
+}
+
+// Attacher attaches volumes to nodes. There are two implementations: Nova (the node
+// ID is a Nova instance UUID) and Cinder attachments without Nova (the node ID is a
+// host name and the node reaches the volume through the returned connection info).
+type Attacher interface {
+	// Attach attaches the volume to the node and waits until Cinder shows it attached.
+	// It is idempotent: an existing attachment to this node is returned as is.
+	// A missing volume or node is ErrNotFound; a non-multiattach volume attached to
+	// another node is ErrAttachedElsewhere.
+	Attach(ctx context.Context, volumeID, nodeID string) (*Attachment, error)
+	// Detach removes the node's attachment and waits until it is gone. A missing
+	// volume, node or attachment is not an error.
+	Detach(ctx context.Context, volumeID, nodeID string) error
+	// AttachedVolumes lists the IDs of the volumes attached to the node through this
+	// path, so the controller can enforce the node's attach limit. A missing node is
+	// ErrNotFound (Nova) or simply has none (Cinder attachments).
+	AttachedVolumes(ctx context.Context, nodeID string) ([]string, error)
+}

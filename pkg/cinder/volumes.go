@@ -1,0 +1,157 @@
+package cinder
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/gophercloud/gophercloud/v2/openstack/blockstorage/v3/volumes"
+	"k8s.io/klog/v2"
+)
+
+// CreateVolume implements Cloud.
+func (c *Client) CreateVolume(ctx context.Context, opts CreateVolumeOpts) (*Volume, error) {
+	mv := mvCinderBase
+	if opts.BackupID != "" {
+		mv = mvVolumeFromBackup
+	}
+	created, err := volumes.Create(ctx, c.cinder(mv), volumes.CreateOpts{
+		Name:             opts.Name,
+		Size:             opts.SizeGiB,
+		VolumeType:       opts.VolumeType,
+		AvailabilityZone: opts.AvailabilityZone,
+		SnapshotID:       opts.SnapshotID,
+		SourceVolID:      opts.SourceVolID,
+		BackupID:         opts.BackupID,
+		Metadata:         opts.Metadata,
+	}, nil).Extract()
+	if err != nil {
+		return nil, fmt.Errorf("create volume %q: %w", opts.Name, mapError(err))
+	}
+	id := created.ID
+	klog.V(4).InfoS("Cinder accepted the volume, waiting until it is available", "volumeID", id, "name", opts.Name, "status", created.Status)
+
+	var vol *Volume
+	err = c.waitFor(ctx, "volume "+id+" to become available", func(ctx context.Context) (bool, string, error) {
+		v, err := c.GetVolume(ctx, id)
+		if err != nil {
+			if errors.Is(err, ErrNotFound) {
+				return true, "", fmt.Errorf("%w: volume %s vanished while it was being created", ErrBackend, id)
+			}
+			return pollError(err)
+		}
+		vol = v
+		return v.Status == StatusAvailable || isErrorStatus(v.Status), "status " + v.Status, nil
+	})
+	if err != nil {
+		// Left as it is: the caller's retry finds it by name and waits again.
+		return nil, fmt.Errorf("create volume %q: %w", opts.Name, err)
+	}
+	if vol.Status != StatusAvailable {
+		c.deleteFailedVolume(ctx, id)
+		return nil, fmt.Errorf("%w: volume %s (%q) ended in status %q and was deleted; Cinder's user messages for it (openstack volume message list) tell why",
+			ErrBackend, id, opts.Name, vol.Status)
+	}
+	klog.V(2).InfoS("Volume available", "volumeID", id, "name", opts.Name, "sizeGiB", vol.SizeGiB)
+	return vol, nil
+}
+
+// deleteFailedVolume removes a volume that ended in an error state, so that a
+// retry does not find (and return) the broken one by name. Failing is logged only:
+// the create already failed and that is what the caller must hear.
+func (c *Client) deleteFailedVolume(ctx context.Context, id string) {
+	if err := c.DeleteVolume(ctx, id); err != nil {
+		klog.ErrorS(err, "Could not delete a volume that failed to create; delete it by hand", "volumeID", id)
+		return
+	}
+	klog.InfoS("Deleted a volume that failed to create", "volumeID", id)
+}
+
+// GetVolume implements Cloud.
+func (c *Client) GetVolume(ctx context.Context, id string) (*Volume, error) {
+	v, err := volumes.Get(ctx, c.cinder(mvVolumeRead), id).Extract()
+	if err != nil {
+		return nil, fmt.Errorf("get volume %s: %w", id, mapError(err))
+	}
+	return volumeFrom(v), nil
+}
+
+// FindVolumesByName implements Cloud. Cinder's name filter is exact, but the
+// result is checked again so that a cloud with a looser filter cannot hand back
+// a neighbour.
+func (c *Client) FindVolumesByName(ctx context.Context, name string) ([]Volume, error) {
+	pages, err := volumes.List(c.cinder(mvVolumeRead), volumes.ListOpts{Name: name}).AllPages(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list volumes named %q: %w", name, mapError(err))
+	}
+	all, err := volumes.ExtractVolumes(pages)
+	if err != nil {
+		return nil, fmt.Errorf("list volumes named %q: %w", name, err)
+	}
+	var out []Volume
+	for i := range all {
+		if all[i].Name == name {
+			out = append(out, *volumeFrom(&all[i]))
+		}
+	}
+	return out, nil
+}
+
+// ListVolumes implements Cloud.
+func (c *Client) ListVolumes(ctx context.Context, opts ListOpts) ([]Volume, string, error) {
+	pager := volumes.List(c.cinder(mvVolumeRead), volumes.ListOpts{Marker: opts.Marker, Limit: opts.Limit})
+	vols, next, err := firstPage(ctx, pager, opts.Limit, volumes.ExtractVolumes, func(v volumes.Volume) string { return v.ID })
+	if err != nil {
+		return nil, "", fmt.Errorf("list volumes: %w", mapError(err))
+	}
+	out := make([]Volume, len(vols))
+	for i := range vols {
+		out[i] = *volumeFrom(&vols[i])
+	}
+	return out, next, nil
+}
+
+// DeleteVolume implements Cloud.
+func (c *Client) DeleteVolume(ctx context.Context, id string) error {
+	err := volumes.Delete(ctx, c.cinder(mvCinderBase), id, volumes.DeleteOpts{}).ExtractErr()
+	if err != nil && !isNotFound(err) {
+		return fmt.Errorf("delete volume %s: %w", id, mapError(err))
+	}
+	return nil
+}
+
+// isErrorStatus reports Cinder's terminal failure states (error, error_extending,
+// error_restoring, ...).
+func isErrorStatus(status string) bool {
+	return strings.HasPrefix(status, "error")
+}
+
+func volumeFrom(v *volumes.Volume) *Volume {
+	out := &Volume{
+		ID:               v.ID,
+		Name:             v.Name,
+		Status:           v.Status,
+		SizeGiB:          v.Size,
+		VolumeType:       v.VolumeType,
+		AvailabilityZone: v.AvailabilityZone,
+		Multiattach:      v.Multiattach,
+		SnapshotID:       v.SnapshotID,
+		SourceVolID:      v.SourceVolID,
+		Metadata:         v.Metadata,
+		CreatedAt:        v.CreatedAt,
+		UpdatedAt:        v.UpdatedAt,
+	}
+	if v.BackupID != nil {
+		out.BackupID = *v.BackupID
+	}
+	for _, a := range v.Attachments {
+		out.Attachments = append(out.Attachments, VolumeAttachment{
+			AttachmentID: a.AttachmentID,
+			ServerID:     a.ServerID,
+			HostName:     a.HostName,
+			Device:       a.Device,
+		})
+	}
+	return out
+}

@@ -1,0 +1,97 @@
+package cinder
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/gophercloud/gophercloud/v2/openstack/blockstorage/v3/volumes"
+	"k8s.io/klog/v2"
+)
+
+// ExpandVolume implements Cloud. A volume already at least sizeGiB is returned as
+// is, so a retried expansion is a no-op.
+func (c *Client) ExpandVolume(ctx context.Context, id string, sizeGiB int) (*Volume, error) {
+	v, err := c.GetVolume(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("expand volume: %w", err)
+	}
+	if v.SizeGiB >= sizeGiB && v.Status != StatusExtending {
+		return v, nil
+	}
+	if v.Status != StatusExtending {
+		mv := mvCinderBase
+		if v.Status == StatusInUse {
+			mv = mvOnlineExtend
+		}
+		err := volumes.ExtendSize(ctx, c.cinder(mv), id, volumes.ExtendSizeOpts{NewSize: sizeGiB}).ExtractErr()
+		if err != nil {
+			return nil, fmt.Errorf("expand volume %s (%s) from %d to %d GiB: %w", id, v.Status, v.SizeGiB, sizeGiB, mapError(err))
+		}
+		klog.V(4).InfoS("Cinder accepted the extension", "volumeID", id, "fromGiB", v.SizeGiB, "toGiB", sizeGiB, "online", v.Status == StatusInUse)
+	}
+
+	var last *Volume
+	err = c.waitFor(ctx, fmt.Sprintf("volume %s to reach %d GiB", id, sizeGiB), func(ctx context.Context) (bool, string, error) {
+		v, err := c.GetVolume(ctx, id)
+		if err != nil {
+			return pollError(err)
+		}
+		last = v
+		state := fmt.Sprintf("status %s, %d GiB", v.Status, v.SizeGiB)
+		// Cinder sets "extending" before it answers, so any other status means the
+		// backend is done, one way or the other.
+		return v.Status != StatusExtending, state, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("expand volume: %w", err)
+	}
+	if last.SizeGiB < sizeGiB {
+		// error_extending, or a status reverted by a backend that refused (some only
+		// extend detached volumes): the user messages say which.
+		return nil, fmt.Errorf("%w: volume %s did not grow to %d GiB: it is %d GiB in status %q; Cinder's user messages for it (openstack volume message list) tell why",
+			ErrBackend, id, sizeGiB, last.SizeGiB, last.Status)
+	}
+	klog.V(2).InfoS("Volume expanded", "volumeID", id, "sizeGiB", last.SizeGiB)
+	return last, nil
+}
+
+// RetypeVolume implements Cloud. Migration "on-demand" lets Cinder move the data
+// when the new type lives on another backend; without it such a retype fails.
+func (c *Client) RetypeVolume(ctx context.Context, id, volumeType string) (*Volume, error) {
+	v, err := c.GetVolume(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("retype volume: %w", err)
+	}
+	if v.VolumeType == volumeType && v.Status != StatusRetyping {
+		return v, nil
+	}
+	if v.Status != StatusRetyping {
+		err := volumes.ChangeType(ctx, c.cinder(mvCinderBase), id, volumes.ChangeTypeOpts{
+			NewType:         volumeType,
+			MigrationPolicy: volumes.MigrationPolicyOnDemand,
+		}).ExtractErr()
+		if err != nil {
+			return nil, fmt.Errorf("retype volume %s from %q to %q: %w", id, v.VolumeType, volumeType, mapError(err))
+		}
+		klog.V(4).InfoS("Cinder accepted the retype", "volumeID", id, "from", v.VolumeType, "to", volumeType)
+	}
+
+	var last *Volume
+	err = c.waitFor(ctx, fmt.Sprintf("volume %s to become type %q", id, volumeType), func(ctx context.Context) (bool, string, error) {
+		v, err := c.GetVolume(ctx, id)
+		if err != nil {
+			return pollError(err)
+		}
+		last = v
+		return v.Status != StatusRetyping, fmt.Sprintf("status %s, type %q", v.Status, v.VolumeType), nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("retype volume: %w", err)
+	}
+	if last.VolumeType != volumeType {
+		return nil, fmt.Errorf("%w: volume %s is still type %q (status %q) after the retype to %q; Cinder's user messages for it (openstack volume message list) tell why",
+			ErrBackend, id, last.VolumeType, last.Status, volumeType)
+	}
+	klog.V(2).InfoS("Volume retyped", "volumeID", id, "volumeType", volumeType)
+	return last, nil
+}

@@ -1,0 +1,41 @@
+package cinder
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// pollFunc checks a resource once. It returns done when the wait is over (with
+// err set if it ended badly), and state, a short description of what it saw,
+// for the error when ctx ends first. An error with done false is transient (the
+// API failed this once) and the polling goes on.
+type pollFunc func(ctx context.Context) (done bool, state string, err error)
+
+// waitFor polls check until it is done or ctx ends. The first check is immediate;
+// the pause between checks then doubles from pollInitial up to pollMax, which
+// keeps quick operations quick without hammering the API during slow ones.
+func (c *Client) waitFor(ctx context.Context, what string, check pollFunc) error {
+	delay := c.pollInitial
+	for {
+		done, state, err := check(ctx)
+		if done {
+			return err
+		}
+		if err != nil {
+			// A failed poll (Cinder briefly unavailable) is not the end of the wait:
+			// the operation goes on in the cloud.
+			state = err.Error()
+		}
+		if err := sleepCtx(ctx, delay); err != nil {
+			return fmt.Errorf("%s: gave up waiting, last seen %s: %w", what, state, err)
+		}
+		delay = min(2*delay, c.pollMax)
+	}
+}
+
+// pollError sorts a failed poll: an unavailable cloud is transient (poll again),
+// anything else ends the wait with that error.
+func pollError(err error) (bool, string, error) {
+	return !errors.Is(err, ErrUnavailable), "", err
+}

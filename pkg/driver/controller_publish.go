@@ -1,0 +1,116 @@
+package driver
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/container-storage-interface/spec/lib/go/csi"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"k8s.io/klog/v2"
+
+	"github.com/cinder-csi/cinder-csi-driver/pkg/cinder"
+	"github.com/cinder-csi/cinder-csi-driver/pkg/mount"
+)
+
+// ControllerPublishVolume attaches a volume to a node through the configured attach
+// path and hands the node what it needs to find the device.
+func (d *Driver) ControllerPublishVolume(ctx context.Context, req *csi.ControllerPublishVolumeRequest) (*csi.ControllerPublishVolumeResponse, error) {
+	a, err := d.validateControllerPublish(req)
+	if err != nil {
+		return nil, err
+	}
+	unlock, err := d.locks.tryLock("volume/"+a.volumeID, "volume "+a.volumeID)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+
+	vol, err := d.deps.Cloud.GetVolume(ctx, a.volumeID)
+	if err != nil {
+		return nil, toStatus(err, "getting volume %s", a.volumeID)
+	}
+	if a.cap.multiNode() && !vol.Multiattach {
+		return nil, invalid("access mode %s needs a multiattach volume, and volume %s (type %q) is not one", a.cap.mode, a.volumeID, vol.VolumeType)
+	}
+	if !vol.AttachedTo(a.nodeID) {
+		if err := d.checkAttachLimit(ctx, a.nodeID); err != nil {
+			return nil, err
+		}
+	}
+	att, err := d.deps.Attacher.Attach(ctx, a.volumeID, a.nodeID)
+	if err != nil {
+		return nil, toStatus(err, "attaching volume %s to node %s", a.volumeID, a.nodeID)
+	}
+	klog.InfoS("Attached volume", "volumeID", a.volumeID, "nodeID", a.nodeID, "attachmentID", att.AttachmentID, "device", att.DevicePath)
+	pc, err := d.publishContext(att)
+	if err != nil {
+		return nil, err
+	}
+	return &csi.ControllerPublishVolumeResponse{PublishContext: pc}, nil
+}
+
+// checkAttachLimit refuses a new attachment beyond the node's attach limit. The
+// scheduler honours the limit NodeGetInfo reports; this guards the cloud against any
+// caller that does not.
+func (d *Driver) checkAttachLimit(ctx context.Context, nodeID string) error {
+	ids, err := d.deps.Attacher.AttachedVolumes(ctx, nodeID)
+	if err != nil {
+		return toStatus(err, "listing volumes attached to node %s", nodeID)
+	}
+	if len(ids) >= d.deps.MaxVolumesPerNode {
+		return status.Errorf(codes.ResourceExhausted, "node %s already has %d volumes attached, its limit (--max-volumes-per-node or cloud.conf node-volume-attach-limit); detach one first",
+			nodeID, len(ids))
+	}
+	return nil
+}
+
+func (d *Driver) publishContext(att *cinder.Attachment) (map[string]string, error) {
+	pc := map[string]string{mount.PublishAttacher: d.opts.Attacher}
+	if att.AttachmentID != "" {
+		pc[mount.PublishAttachmentID] = att.AttachmentID
+	}
+	if att.DevicePath != "" {
+		pc[mount.PublishDevicePath] = att.DevicePath
+	}
+	if c := att.Connection; c != nil {
+		data, err := json.Marshal(c.Data)
+		if err != nil {
+			return nil, status.Errorf(codes.Internal, "encoding connection info of attachment %s: %v", att.AttachmentID, err)
+		}
+		pc[mount.PublishDriverVolumeType] = c.DriverVolumeType
+		pc[mount.PublishConnectionData] = string(data)
+	}
+	return pc, nil
+}
+
+// ControllerUnpublishVolume detaches; a missing volume, node or attachment is success.
+func (d *Driver) ControllerUnpublishVolume(ctx context.Context, req *csi.ControllerUnpublishVolumeRequest) (*csi.ControllerUnpublishVolumeResponse, error) {
+	a, err := d.validateControllerUnpublish(req)
+	if err != nil {
+		if status.Code(err) == codes.NotFound {
+			return &csi.ControllerUnpublishVolumeResponse{}, nil
+		}
+		return nil, err
+	}
+	unlock, err := d.locks.tryLock("volume/"+a.volumeID, "volume "+a.volumeID)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	nodes := []string{a.nodeID}
+	if a.nodeID == "" { // the CSI spec: detach from every node
+		vol, err := d.deps.Cloud.GetVolume(ctx, a.volumeID)
+		if err != nil {
+			return nil, toStatus(err, "getting volume %s", a.volumeID)
+		}
+		nodes = vol.Nodes()
+	}
+	for _, n := range nodes {
+		if err := d.deps.Attacher.Detach(ctx, a.volumeID, n); err != nil {
+			return nil, toStatus(err, "detaching volume %s from node %s", a.volumeID, n)
+		}
+		klog.InfoS("Detached volume", "volumeID", a.volumeID, "nodeID", n)
+	}
+	return &csi.ControllerUnpublishVolumeResponse{}, nil
+}

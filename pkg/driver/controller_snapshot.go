@@ -1,0 +1,241 @@
+package driver
+
+import (
+	"context"
+	"errors"
+
+	"github.com/container-storage-interface/spec/lib/go/csi"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
+	"k8s.io/klog/v2"
+
+	"github.com/cinder-csi/cinder-csi-driver/pkg/cinder"
+)
+
+// CreateSnapshot is idempotent by name. It never waits for Cinder to finish: it
+// returns ReadyToUse=false while the snapshot (or backup) is being made, and the
+// snapshotter calls again until it is ready.
+func (d *Driver) CreateSnapshot(ctx context.Context, req *csi.CreateSnapshotRequest) (*csi.CreateSnapshotResponse, error) {
+	a, err := validateCreateSnapshot(req)
+	if err != nil {
+		return nil, err
+	}
+	unlock, err := d.locks.tryLock("snapshot-name/"+a.name, "snapshot name "+a.name)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+
+	snap, err := d.findSnapshot(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	if snap == nil {
+		if _, err := d.deps.Cloud.GetVolume(ctx, a.volumeID); err != nil {
+			return nil, toStatus(err, "getting source volume %s", a.volumeID)
+		}
+		md := map[string]string{metaCSIName: a.name}
+		for k, v := range a.params.metadata {
+			md[k] = v
+		}
+		if d.opts.Cluster != "" {
+			md[metaCluster] = d.opts.Cluster
+		}
+		create, kind := d.deps.Cloud.CreateSnapshot, "snapshot"
+		if a.params.backup {
+			create, kind = d.deps.Cloud.CreateBackup, "backup"
+		}
+		if snap, err = create(ctx, a.name, a.volumeID, md); err != nil {
+			return nil, toStatus(err, "creating %s %q of volume %s", kind, a.name, a.volumeID)
+		}
+		klog.InfoS("Created snapshot", "name", a.name, "snapshotID", snap.ID, "volumeID", a.volumeID, "backup", snap.IsBackup, "status", snap.Status)
+	}
+	if snap.Failed() {
+		d.deleteSnapshotObject(ctx, snap)
+		return nil, status.Errorf(codes.Internal, "Cinder failed %s %s of volume %s (status %q); it was deleted, the next attempt makes a new one",
+			kindOf(snap), snap.ID, a.volumeID, snap.Status)
+	}
+	return &csi.CreateSnapshotResponse{Snapshot: csiSnapshot(snap)}, nil
+}
+
+// findSnapshot returns the snapshot or backup already made for this name, or nil.
+func (d *Driver) findSnapshot(ctx context.Context, a createSnapshotArgs) (*cinder.Snapshot, error) {
+	list := d.deps.Cloud.ListSnapshots
+	if a.params.backup {
+		list = d.deps.Cloud.ListBackups
+	}
+	found, _, err := list(ctx, cinder.SnapshotListOpts{Name: a.name})
+	if err != nil {
+		return nil, toStatus(err, "looking up snapshots named %q", a.name)
+	}
+	for i := range found {
+		s := &found[i]
+		if s.VolumeID != a.volumeID {
+			return nil, status.Errorf(codes.AlreadyExists, "%s %s named %q already exists for volume %s, not %s; use another name",
+				kindOf(s), s.ID, a.name, s.VolumeID, a.volumeID)
+		}
+		return s, nil
+	}
+	return nil, nil
+}
+
+func kindOf(s *cinder.Snapshot) string {
+	if s.IsBackup {
+		return "backup"
+	}
+	return "snapshot"
+}
+
+func (d *Driver) deleteSnapshotObject(ctx context.Context, s *cinder.Snapshot) {
+	del := d.deps.Cloud.DeleteSnapshot
+	if s.IsBackup {
+		del = d.deps.Cloud.DeleteBackup
+	}
+	if err := del(ctx, s.ID); err != nil {
+		klog.ErrorS(err, "Could not delete a failed snapshot", "snapshotID", s.ID)
+	}
+}
+
+func csiSnapshot(s *cinder.Snapshot) *csi.Snapshot {
+	out := &csi.Snapshot{SnapshotId: s.ID, SourceVolumeId: s.VolumeID, SizeBytes: int64(s.SizeGiB) * gib, ReadyToUse: s.Ready()}
+	if !s.CreatedAt.IsZero() {
+		out.CreationTime = timestamppb.New(s.CreatedAt)
+	}
+	return out
+}
+
+// getSnapshotOrBackup resolves a CSI snapshot ID, which names a Cinder snapshot or,
+// for the "backup" VolumeSnapshotClass, a Cinder backup.
+func (d *Driver) getSnapshotOrBackup(ctx context.Context, id string) (*cinder.Snapshot, error) {
+	s, err := d.deps.Cloud.GetSnapshot(ctx, id)
+	if errors.Is(err, cinder.ErrNotFound) {
+		s, err = d.deps.Cloud.GetBackup(ctx, id)
+		if errors.Is(err, cinder.ErrNotFound) {
+			return nil, status.Errorf(codes.NotFound, "snapshot %s is neither a Cinder snapshot nor a backup", id)
+		}
+	}
+	if err != nil {
+		return nil, toStatus(err, "getting snapshot %s", id)
+	}
+	return s, nil
+}
+
+// DeleteSnapshot deletes a snapshot or backup; a missing one is success.
+func (d *Driver) DeleteSnapshot(ctx context.Context, req *csi.DeleteSnapshotRequest) (*csi.DeleteSnapshotResponse, error) {
+	id := req.GetSnapshotId()
+	if err := checkID("snapshot_id", id); err != nil {
+		if status.Code(err) == codes.NotFound {
+			return &csi.DeleteSnapshotResponse{}, nil
+		}
+		return nil, err
+	}
+	unlock, err := d.locks.tryLock("snapshot/"+id, "snapshot "+id)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	s, err := d.getSnapshotOrBackup(ctx, id)
+	if status.Code(err) == codes.NotFound {
+		return &csi.DeleteSnapshotResponse{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	del := d.deps.Cloud.DeleteSnapshot
+	if s.IsBackup {
+		del = d.deps.Cloud.DeleteBackup
+	}
+	if err := del(ctx, id); err != nil {
+		return nil, toStatus(err, "deleting %s %s", kindOf(s), id)
+	}
+	klog.InfoS("Deleted snapshot", "snapshotID", id, "backup", s.IsBackup)
+	return &csi.DeleteSnapshotResponse{}, nil
+}
+
+// ListSnapshots lists Cinder snapshots, then backups. The token is "s:<marker>" while
+// paging snapshots and "b:<marker>" once paging backups.
+func (d *Driver) ListSnapshots(ctx context.Context, req *csi.ListSnapshotsRequest) (*csi.ListSnapshotsResponse, error) {
+	if err := checkMaxEntries(req.GetMaxEntries()); err != nil {
+		return nil, err
+	}
+	if id := req.GetSnapshotId(); id != "" {
+		return d.listOneSnapshot(ctx, id, req.GetSourceVolumeId())
+	}
+	if v := req.GetSourceVolumeId(); v != "" && !uuidRE.MatchString(v) {
+		return &csi.ListSnapshotsResponse{}, nil
+	}
+	phase, marker, err := checkToken(req.GetStartingToken(), "s:", "b:")
+	if err != nil {
+		return nil, err
+	}
+	limit := int(req.GetMaxEntries())
+	out := &csi.ListSnapshotsResponse{}
+	for _, p := range []struct {
+		prefix string
+		list   func(context.Context, cinder.SnapshotListOpts) ([]cinder.Snapshot, string, error)
+	}{{"s:", d.deps.Cloud.ListSnapshots}, {"b:", d.deps.Cloud.ListBackups}} {
+		if phase == "b:" && p.prefix == "s:" {
+			continue
+		}
+		opts := cinder.SnapshotListOpts{VolumeID: req.GetSourceVolumeId(), ListOpts: cinder.ListOpts{Marker: marker}}
+		if limit > 0 {
+			opts.Limit = limit - len(out.Entries)
+		}
+		marker = ""
+		snaps, next, err := p.list(ctx, opts)
+		if err != nil {
+			if errors.Is(err, cinder.ErrInvalidInput) && opts.Marker != "" {
+				return nil, status.Errorf(codes.Aborted, "starting_token %q no longer names a snapshot; list again without it", req.GetStartingToken())
+			}
+			return nil, toStatus(err, "listing snapshots")
+		}
+		for i := range snaps {
+			out.Entries = append(out.Entries, &csi.ListSnapshotsResponse_Entry{Snapshot: csiSnapshot(&snaps[i])})
+		}
+		if next != "" {
+			out.NextToken = p.prefix + next
+			return out, nil
+		}
+		if limit > 0 && len(out.Entries) >= limit {
+			if p.prefix == "s:" {
+				out.NextToken = "b:"
+			}
+			return out, nil
+		}
+	}
+	return out, nil
+}
+
+func (d *Driver) listOneSnapshot(ctx context.Context, id, volumeID string) (*csi.ListSnapshotsResponse, error) {
+	if !uuidRE.MatchString(id) {
+		return &csi.ListSnapshotsResponse{}, nil
+	}
+	s, err := d.getSnapshotOrBackup(ctx, id)
+	if status.Code(err) == codes.NotFound {
+		return &csi.ListSnapshotsResponse{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if volumeID != "" && s.VolumeID != volumeID {
+		return &csi.ListSnapshotsResponse{}, nil
+	}
+	return &csi.ListSnapshotsResponse{Entries: []*csi.ListSnapshotsResponse_Entry{{Snapshot: csiSnapshot(s)}}}, nil
+}
+
+// GetSnapshot returns one snapshot or backup.
+func (d *Driver) GetSnapshot(ctx context.Context, req *csi.GetSnapshotRequest) (*csi.GetSnapshotResponse, error) {
+	id := req.GetSnapshotId()
+	if id == "" {
+		return nil, invalid("snapshot_id is required")
+	}
+	if err := checkID("snapshot_id", id); err != nil {
+		return nil, err
+	}
+	s, err := d.getSnapshotOrBackup(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return &csi.GetSnapshotResponse{Snapshot: csiSnapshot(s)}, nil
+}

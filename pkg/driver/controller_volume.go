@@ -1,0 +1,191 @@
+package driver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/container-storage-interface/spec/lib/go/csi"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"k8s.io/klog/v2"
+
+	"github.com/cinder-csi/cinder-csi-driver/pkg/cinder"
+)
+
+// CreateVolume is idempotent by name: under a per-name lock it reuses a volume of the
+// same name and shape, refuses one of another shape, and otherwise creates one.
+func (d *Driver) CreateVolume(ctx context.Context, req *csi.CreateVolumeRequest) (*csi.CreateVolumeResponse, error) {
+	a, err := d.validateCreateVolume(req)
+	if err != nil {
+		return nil, err
+	}
+	unlock, err := d.locks.tryLock("create/"+a.name, "volume name "+a.name)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+
+	if err := d.resolveSource(ctx, &a); err != nil {
+		return nil, err
+	}
+	vol, err := d.findVolume(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	if vol == nil {
+		vol, err = d.deps.Cloud.CreateVolume(ctx, d.createOpts(a))
+		if err != nil {
+			return nil, toStatus(err, "creating volume %q (%d GiB, type %q)", a.name, a.sizeGiB, a.params.volumeType)
+		}
+		klog.InfoS("Created volume", "name", a.name, "volumeID", vol.ID, "sizeGiB", vol.SizeGiB, "type", vol.VolumeType, "zone", vol.AvailabilityZone)
+	}
+	if anyMultiNode(a.caps) && !vol.Multiattach {
+		if derr := d.deps.Cloud.DeleteVolume(ctx, vol.ID); derr != nil {
+			klog.ErrorS(derr, "Could not delete a volume created with a non-multiattach type", "volumeID", vol.ID)
+		}
+		return nil, invalid("a multi-node access mode needs a multiattach volume type, and %q is not one; set the StorageClass parameter %q to a type with multiattach=\"<is> True\"", vol.VolumeType, paramType)
+	}
+	return &csi.CreateVolumeResponse{Volume: d.csiVolume(vol, req.GetVolumeContentSource(), a.params)}, nil
+}
+
+// resolveSource checks that the content source exists (a snapshot ID may name a Cinder
+// snapshot or backup) and fits in the requested size.
+func (d *Driver) resolveSource(ctx context.Context, a *createVolumeArgs) error {
+	var srcGiB int
+	var what string
+	switch {
+	case a.snapshotID != "":
+		s, err := d.getSnapshotOrBackup(ctx, a.snapshotID)
+		if err != nil {
+			return err
+		}
+		if !s.Ready() {
+			return status.Errorf(codes.Unavailable, "snapshot %s is %q, not yet available; retry when it is ready", s.ID, s.Status)
+		}
+		srcGiB, what = s.SizeGiB, "snapshot "+s.ID
+		a.sourceIsBackup = s.IsBackup
+	case a.sourceVolID != "":
+		v, err := d.deps.Cloud.GetVolume(ctx, a.sourceVolID)
+		if err != nil {
+			return toStatus(err, "looking up source volume %s", a.sourceVolID)
+		}
+		srcGiB, what = v.SizeGiB, "volume "+v.ID
+	default:
+		return nil
+	}
+	if a.sizeGiB < srcGiB {
+		if a.explicitReq {
+			return status.Errorf(codes.OutOfRange, "requested %d GiB is smaller than source %s (%d GiB); request at least %d GiB", a.sizeGiB, what, srcGiB, srcGiB)
+		}
+		a.sizeGiB = srcGiB
+	}
+	return nil
+}
+
+// findVolume returns an existing volume created for this name, nil if there is none.
+// A leftover in "error" from an earlier attempt is deleted so that it is not leaked.
+func (d *Driver) findVolume(ctx context.Context, a createVolumeArgs) (*cinder.Volume, error) {
+	vols, err := d.deps.Cloud.FindVolumesByName(ctx, a.name)
+	if err != nil {
+		return nil, toStatus(err, "looking up volumes named %q", a.name)
+	}
+	for i := range vols {
+		v := &vols[i]
+		if mismatch := volumeMismatch(v, a); mismatch != "" {
+			return nil, status.Errorf(codes.AlreadyExists, "volume %s named %q already exists with %s; delete it or use another name", v.ID, a.name, mismatch)
+		}
+		switch {
+		case v.Status == cinder.StatusAvailable || v.Status == cinder.StatusInUse:
+			return v, nil
+		case v.Status == cinder.StatusCreating || v.Status == cinder.StatusDownloading || v.Status == cinder.StatusRestoringBackup:
+			return nil, status.Errorf(codes.Unavailable, "volume %s named %q is still %q; retry shortly", v.ID, a.name, v.Status)
+		case isErrorStatus(v.Status):
+			klog.InfoS("Deleting a failed volume left by an earlier attempt", "volumeID", v.ID, "status", v.Status)
+			if err := d.deps.Cloud.DeleteVolume(ctx, v.ID); err != nil {
+				return nil, toStatus(err, "deleting failed volume %s named %q", v.ID, a.name)
+			}
+		default:
+			return nil, status.Errorf(codes.Unavailable, "volume %s named %q is %q; retry shortly", v.ID, a.name, v.Status)
+		}
+	}
+	return nil, nil
+}
+
+// volumeMismatch says how an existing volume differs from the request, "" if it fits.
+func volumeMismatch(v *cinder.Volume, a createVolumeArgs) string {
+	switch {
+	case v.SizeGiB != a.sizeGiB:
+		return fmt.Sprintf("size %d GiB, not %d GiB", v.SizeGiB, a.sizeGiB)
+	case a.params.volumeType != "" && v.VolumeType != a.params.volumeType:
+		return fmt.Sprintf("type %q, not %q", v.VolumeType, a.params.volumeType)
+	case a.zone != "" && v.AvailabilityZone != a.zone:
+		return fmt.Sprintf("availability zone %q, not %q", v.AvailabilityZone, a.zone)
+	case v.SnapshotID != a.snapshotID && v.BackupID != a.snapshotID:
+		return fmt.Sprintf("snapshot source %q, not %q", v.SnapshotID+v.BackupID, a.snapshotID)
+	case v.SourceVolID != a.sourceVolID:
+		return fmt.Sprintf("source volume %q, not %q", v.SourceVolID, a.sourceVolID)
+	}
+	return ""
+}
+
+func isErrorStatus(s string) bool { return len(s) >= 5 && s[:5] == "error" }
+
+func (d *Driver) createOpts(a createVolumeArgs) cinder.CreateVolumeOpts {
+	md := map[string]string{metaCSIName: a.name}
+	for k, v := range a.params.metadata {
+		md[k] = v
+	}
+	if d.opts.Cluster != "" {
+		md[metaCluster] = d.opts.Cluster
+	}
+	o := cinder.CreateVolumeOpts{
+		Name: a.name, SizeGiB: a.sizeGiB, VolumeType: a.params.volumeType,
+		AvailabilityZone: a.zone, SourceVolID: a.sourceVolID, Metadata: md,
+	}
+	if a.snapshotID != "" {
+		if a.sourceIsBackup {
+			o.BackupID = a.snapshotID
+		} else {
+			o.SnapshotID = a.snapshotID
+		}
+	}
+	return o
+}
+
+func (d *Driver) csiVolume(v *cinder.Volume, src *csi.VolumeContentSource, p volumeParams) *csi.Volume {
+	out := &csi.Volume{VolumeId: v.ID, CapacityBytes: int64(v.SizeGiB) * gib, ContentSource: src}
+	if len(p.mkfsOptions) > 0 {
+		out.VolumeContext = map[string]string{ctxMkfsOptions: strings.Join(p.mkfsOptions, " ")}
+	}
+	if d.opts.WithTopology && v.AvailabilityZone != "" {
+		out.AccessibleTopology = []*csi.Topology{{Segments: map[string]string{TopologyZoneKey: v.AvailabilityZone}}}
+	}
+	return out
+}
+
+// DeleteVolume deletes a volume; a missing volume is success, an attached one or one
+// with snapshots is FailedPrecondition.
+func (d *Driver) DeleteVolume(ctx context.Context, req *csi.DeleteVolumeRequest) (*csi.DeleteVolumeResponse, error) {
+	id := req.GetVolumeId()
+	if err := checkID("volume_id", id); err != nil {
+		if status.Code(err) == codes.NotFound {
+			return &csi.DeleteVolumeResponse{}, nil
+		}
+		return nil, err
+	}
+	unlock, err := d.locks.tryLock("volume/"+id, "volume "+id)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if err := d.deps.Cloud.DeleteVolume(ctx, id); err != nil {
+		if errors.Is(err, cinder.ErrNotFound) {
+			return &csi.DeleteVolumeResponse{}, nil
+		}
+		return nil, toStatus(err, "deleting volume %s", id)
+	}
+	klog.InfoS("Deleted volume", "volumeID", id)
+	return &csi.DeleteVolumeResponse{}, nil
+}

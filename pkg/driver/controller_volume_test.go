@@ -1,0 +1,205 @@
+package driver
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/container-storage-interface/spec/lib/go/csi"
+	"google.golang.org/grpc/codes"
+
+	"github.com/cinder-csi/cinder-csi-driver/pkg/cinder"
+	"github.com/cinder-csi/cinder-csi-driver/pkg/cinder/fake"
+)
+
+func TestCreateVolumeValidation(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name string
+		req  *csi.CreateVolumeRequest
+		code codes.Code
+	}{
+		{"no name", &csi.CreateVolumeRequest{VolumeCapabilities: []*csi.VolumeCapability{mountCap()}}, codes.InvalidArgument},
+		{"no capabilities", &csi.CreateVolumeRequest{Name: "v"}, codes.InvalidArgument},
+		{"limit below required", &csi.CreateVolumeRequest{Name: "v", VolumeCapabilities: []*csi.VolumeCapability{mountCap()},
+			CapacityRange: &csi.CapacityRange{RequiredBytes: 2 * gib, LimitBytes: gib}}, codes.OutOfRange},
+		{"limit below one GiB", &csi.CreateVolumeRequest{Name: "v", VolumeCapabilities: []*csi.VolumeCapability{mountCap()},
+			CapacityRange: &csi.CapacityRange{LimitBytes: 100 << 20}}, codes.OutOfRange},
+		{"unknown parameter", createReq("v", 1, map[string]string{"iops": "3"}), codes.InvalidArgument},
+		{"unknown type", createReq("v", 1, map[string]string{"type": "gold"}), codes.InvalidArgument},
+		{"filesystem on many nodes", &csi.CreateVolumeRequest{Name: "v", VolumeCapabilities: []*csi.VolumeCapability{{
+			AccessType: &csi.VolumeCapability_Mount{Mount: &csi.VolumeCapability_MountVolume{}},
+			AccessMode: &csi.VolumeCapability_AccessMode{Mode: csi.VolumeCapability_AccessMode_MULTI_NODE_MULTI_WRITER}}}}, codes.InvalidArgument},
+		{"block on many nodes, not multiattach", &csi.CreateVolumeRequest{Name: "v",
+			VolumeCapabilities: []*csi.VolumeCapability{blockCap(csi.VolumeCapability_AccessMode_MULTI_NODE_MULTI_WRITER)}}, codes.InvalidArgument},
+		{"unsupported fsType", &csi.CreateVolumeRequest{Name: "v", VolumeCapabilities: []*csi.VolumeCapability{{
+			AccessType: &csi.VolumeCapability_Mount{Mount: &csi.VolumeCapability_MountVolume{FsType: "zfs"}},
+			AccessMode: &csi.VolumeCapability_AccessMode{Mode: csi.VolumeCapability_AccessMode_SINGLE_NODE_WRITER}}}}, codes.InvalidArgument},
+		{"missing snapshot", &csi.CreateVolumeRequest{Name: "v", VolumeCapabilities: []*csi.VolumeCapability{mountCap()},
+			VolumeContentSource: &csi.VolumeContentSource{Type: &csi.VolumeContentSource_Snapshot{Snapshot: &csi.VolumeContentSource_SnapshotSource{
+				SnapshotId: "00000000-0000-4000-8000-000000000000"}}}}, codes.NotFound},
+		{"malformed source volume", &csi.CreateVolumeRequest{Name: "v", VolumeCapabilities: []*csi.VolumeCapability{mountCap()},
+			VolumeContentSource: &csi.VolumeContentSource{Type: &csi.VolumeContentSource_Volume{Volume: &csi.VolumeContentSource_VolumeSource{
+				VolumeId: "../../etc"}}}}, codes.NotFound},
+		{"over quota", createReq("v", 5000, nil), codes.ResourceExhausted},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d, cloud := newTestController(t, fake.Options{})
+			_, err := d.CreateVolume(ctx, tt.req)
+			wantCode(t, err, tt.code)
+			if v, _, _ := cloud.Counts(); v != 0 {
+				t.Errorf("a refused CreateVolume left %d volumes", v)
+			}
+		})
+	}
+}
+
+func TestCreateVolumeIdempotent(t *testing.T) {
+	ctx := context.Background()
+	d, cloud := newTestController(t, fake.Options{})
+	req := createReq("pvc-1", 1, map[string]string{"type": "fast", keyPVCName: "data", keyPVCNamespace: "ns"})
+	first, err := d.CreateVolume(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		again, err := d.CreateVolume(ctx, req)
+		if err != nil || again.GetVolume().GetVolumeId() != first.GetVolume().GetVolumeId() {
+			t.Fatalf("retry %d: got %v, %v; want the same volume", i, again, err)
+		}
+	}
+	if n := cloud.Calls("CreateVolume"); n != 1 {
+		t.Errorf("Cinder create called %d times, want 1", n)
+	}
+	v, _ := cloud.GetVolume(ctx, first.GetVolume().GetVolumeId())
+	if v.VolumeType != "fast" || v.Metadata[keyPVCName] != "data" || v.Metadata[keyPVCNamespace] != "ns" || v.Metadata[metaCluster] != "c1" {
+		t.Errorf("volume = %+v; want type fast with PVC and cluster metadata", v)
+	}
+	if seg := first.GetVolume().GetAccessibleTopology()[0].GetSegments()[TopologyZoneKey]; seg != "nova" {
+		t.Errorf("topology zone %q, want nova", seg)
+	}
+	_, err = d.CreateVolume(ctx, createReq("pvc-1", 2, nil))
+	wantCode(t, err, codes.AlreadyExists)
+}
+
+func TestCreateVolumeConcurrentSameName(t *testing.T) {
+	d, cloud := newTestController(t, fake.Options{})
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := d.CreateVolume(context.Background(), createReq("pvc-race", 1, nil))
+			if err != nil && codeOf(err) != codes.Internal {
+				wantCode(t, err, codes.Aborted)
+			}
+		}()
+	}
+	wg.Wait()
+	if vols, _ := cloud.FindVolumesByName(context.Background(), "pvc-race"); len(vols) != 1 {
+		t.Fatalf("%d Cinder volumes named pvc-race, want exactly 1", len(vols))
+	}
+}
+
+func TestCreateVolumeErrorStateIsNotLeaked(t *testing.T) {
+	ctx := context.Background()
+	d, cloud := newTestController(t, fake.Options{})
+	cloud.InjectError("CreateVolume", fmt.Errorf("volume went to error: %w", cinder.ErrBackend))
+	_, err := d.CreateVolume(ctx, createReq("pvc-e", 1, nil))
+	wantCode(t, err, codes.Internal)
+	cloud.InjectError("CreateVolume", fmt.Errorf("503: %w", cinder.ErrUnavailable))
+	_, err = d.CreateVolume(ctx, createReq("pvc-e", 1, nil))
+	wantCode(t, err, codes.Unavailable)
+	// A leftover in error from an earlier attempt is replaced, not reused.
+	id := mustCreate(t, d, "pvc-e2")
+	cloud.SetVolumeStatus(id, cinder.StatusError)
+	newID := mustCreate(t, d, "pvc-e2")
+	if newID == id {
+		t.Fatal("the failed volume was reused")
+	}
+	if _, err := cloud.GetVolume(ctx, id); err == nil {
+		t.Error("the failed volume was not deleted")
+	}
+}
+
+func TestCreateVolumeFromSources(t *testing.T) {
+	ctx := context.Background()
+	d, cloud := newTestController(t, fake.Options{})
+	src := mustCreate(t, d, "src")
+	snap, err := d.CreateSnapshot(ctx, &csi.CreateSnapshotRequest{Name: "s1", SourceVolumeId: src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	backup, err := d.CreateSnapshot(ctx, &csi.CreateSnapshotRequest{Name: "b1", SourceVolumeId: src, Parameters: map[string]string{"type": "backup"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitReady(t, d, snap.GetSnapshot().GetSnapshotId())
+	waitReady(t, d, backup.GetSnapshot().GetSnapshotId())
+	for _, tc := range []struct {
+		name string
+		src  *csi.VolumeContentSource
+		want func(*cinder.Volume) bool
+	}{
+		{"snapshot", &csi.VolumeContentSource{Type: &csi.VolumeContentSource_Snapshot{Snapshot: &csi.VolumeContentSource_SnapshotSource{SnapshotId: snap.GetSnapshot().GetSnapshotId()}}},
+			func(v *cinder.Volume) bool { return v.SnapshotID == snap.GetSnapshot().GetSnapshotId() }},
+		{"backup", &csi.VolumeContentSource{Type: &csi.VolumeContentSource_Snapshot{Snapshot: &csi.VolumeContentSource_SnapshotSource{SnapshotId: backup.GetSnapshot().GetSnapshotId()}}},
+			func(v *cinder.Volume) bool { return v.BackupID == backup.GetSnapshot().GetSnapshotId() }},
+		{"clone", &csi.VolumeContentSource{Type: &csi.VolumeContentSource_Volume{Volume: &csi.VolumeContentSource_VolumeSource{VolumeId: src}}},
+			func(v *cinder.Volume) bool { return v.SourceVolID == src }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := createReq("from-"+tc.name, 2, nil)
+			req.VolumeContentSource = tc.src
+			resp, err := d.CreateVolume(ctx, req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			v, _ := cloud.GetVolume(ctx, resp.GetVolume().GetVolumeId())
+			if !tc.want(v) || v.SizeGiB != 2 || resp.GetVolume().GetContentSource() == nil {
+				t.Errorf("volume %+v does not record its %s source at 2 GiB", v, tc.name)
+			}
+		})
+	}
+}
+
+func waitReady(t *testing.T, d *Driver, id string) {
+	t.Helper()
+	for i := 0; i < 100; i++ {
+		resp, err := d.GetSnapshot(context.Background(), &csi.GetSnapshotRequest{SnapshotId: id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.GetSnapshot().GetReadyToUse() {
+			return
+		}
+		timeSleep()
+	}
+	t.Fatalf("snapshot %s never became ready", id)
+}
+
+func TestDeleteVolume(t *testing.T) {
+	ctx := context.Background()
+	d, cloud := newTestController(t, fake.Options{})
+	id := mustCreate(t, d, "del")
+	if _, err := d.ControllerPublishVolume(ctx, &csi.ControllerPublishVolumeRequest{VolumeId: id, NodeId: testNode, VolumeCapability: mountCap()}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := d.DeleteVolume(ctx, &csi.DeleteVolumeRequest{VolumeId: id})
+	wantCode(t, err, codes.FailedPrecondition)
+	if _, err := d.ControllerUnpublishVolume(ctx, &csi.ControllerUnpublishVolumeRequest{VolumeId: id, NodeId: testNode}); err != nil {
+		t.Fatal(err)
+	}
+	for _, vid := range []string{id, id, "not-a-uuid", "00000000-0000-4000-8000-000000000000"} {
+		if _, err := d.DeleteVolume(ctx, &csi.DeleteVolumeRequest{VolumeId: vid}); err != nil {
+			t.Fatalf("DeleteVolume(%s) = %v, want success", vid, err)
+		}
+	}
+	_, err = d.DeleteVolume(ctx, &csi.DeleteVolumeRequest{})
+	wantCode(t, err, codes.InvalidArgument)
+	if v, _, _ := cloud.Counts(); v != 0 {
+		t.Errorf("%d volumes left", v)
+	}
+}

@@ -1,0 +1,152 @@
+package driver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/container-storage-interface/spec/lib/go/csi"
+	"google.golang.org/grpc"
+	"k8s.io/klog/v2"
+
+	"github.com/cinder-csi/cinder-csi-driver/pkg/cinder"
+	"github.com/cinder-csi/cinder-csi-driver/pkg/mount"
+)
+
+// NodeIdentity is what the node plugin reports about its node.
+type NodeIdentity struct {
+	ID   string
+	Zone string
+}
+
+// Deps are the driver's collaborators. Controller mode needs Cloud and Attacher; node
+// mode needs Mounter, Locators and Node.
+type Deps struct {
+	Cloud    cinder.Cloud
+	Attacher cinder.Attacher
+	Mounter  mount.Mounter
+	// Locators find a volume's device per attach path (mount.AttacherNova, mount.AttacherCinder).
+	Locators map[string]mount.DeviceLocator
+	Node     NodeIdentity
+	// MaxVolumesPerNode is the resolved attach limit (flag, cloud.conf or default).
+	MaxVolumesPerNode int
+	Version           string
+}
+
+// Driver serves the CSI services.
+type Driver struct {
+	csi.UnimplementedIdentityServer
+	csi.UnimplementedControllerServer
+	csi.UnimplementedNodeServer
+
+	opts  Options
+	deps  Deps
+	locks *keyLocks
+	ready atomic.Bool
+}
+
+// New checks that the dependencies fit the mode and returns a driver.
+func New(opts Options, deps Deps) (*Driver, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	if opts.Mode != ModeNode && (deps.Cloud == nil || deps.Attacher == nil) {
+		return nil, errors.New("controller mode needs a cloud and an attacher")
+	}
+	if opts.Mode != ModeController {
+		if deps.Mounter == nil || len(deps.Locators) == 0 {
+			return nil, errors.New("node mode needs a mounter and device locators")
+		}
+		if deps.Node.ID == "" {
+			return nil, errors.New("node mode needs a node ID: pass --node-id or make the metadata service or config drive reachable")
+		}
+	}
+	if deps.MaxVolumesPerNode <= 0 {
+		deps.MaxVolumesPerNode = DefaultMaxVolumesPerNode
+	}
+	return &Driver{opts: opts, deps: deps, locks: newKeyLocks()}, nil
+}
+
+// Run serves until ctx is cancelled, then stops gracefully.
+func (d *Driver) Run(ctx context.Context) error {
+	network, addr, err := ParseEndpoint(d.opts.Endpoint)
+	if err != nil {
+		return err
+	}
+	if network == "unix" {
+		if err := os.Remove(addr); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("removing stale socket %s: %w", addr, err)
+		}
+	}
+	lis, err := net.Listen(network, addr)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w (is the directory there and writable?)", d.opts.Endpoint, err)
+	}
+	srv := grpc.NewServer(grpc.UnaryInterceptor(logInterceptor))
+	csi.RegisterIdentityServer(srv, d)
+	if d.opts.Mode != ModeNode {
+		csi.RegisterControllerServer(srv, d)
+	}
+	if d.opts.Mode != ModeController {
+		csi.RegisterNodeServer(srv, d)
+	}
+
+	var health *http.Server
+	if d.opts.HTTPEndpoint != "" {
+		health, err = d.serveHealth()
+		if err != nil {
+			lis.Close()
+			return err
+		}
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(lis) }()
+	d.ready.Store(true)
+	klog.InfoS("CSI driver serving", "driver", d.opts.DriverName, "version", d.deps.Version,
+		"mode", d.opts.Mode, "attacher", d.opts.Attacher, "endpoint", d.opts.Endpoint, "nodeID", d.deps.Node.ID)
+
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+		klog.InfoS("Shutting down: finishing in-flight requests")
+		d.ready.Store(false)
+		stopped := make(chan struct{})
+		go func() { srv.GracefulStop(); close(stopped) }()
+		select {
+		case <-stopped:
+		case <-time.After(30 * time.Second):
+			klog.InfoS("In-flight requests did not finish within 30s; stopping")
+			srv.Stop()
+		}
+		err = nil
+	}
+	if health != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = health.Shutdown(sctx)
+		cancel()
+	}
+	return err
+}
+
+func (d *Driver) serveHealth() (*http.Server, error) {
+	lis, err := net.Listen("tcp", d.opts.HTTPEndpoint)
+	if err != nil {
+		return nil, fmt.Errorf("--http-endpoint %s: %w", d.opts.HTTPEndpoint, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		if !d.ready.Load() {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	s := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = s.Serve(lis) }()
+	return s, nil
+}

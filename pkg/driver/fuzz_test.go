@@ -1,0 +1,108 @@
+package driver
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/container-storage-interface/spec/lib/go/csi"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/cinder-csi/cinder-csi-driver/pkg/cinder/fake"
+)
+
+func fakeOpts() fake.Options { return fake.Options{} }
+
+// FuzzCheckID: whatever is accepted as an ID is safe to put in a URL path or a file
+// name, and everything rejected gets a gRPC status.
+func FuzzCheckID(f *testing.F) {
+	for _, s := range []string{"", volID, "../../etc/passwd", "6b1d5c36-2d1f-4a4b-9d36-1b0c2f1e9a1", "6B1D5C36-2D1F-4A4B-9D36-1B0C2F1E9A10", "a?b=c", "x\x00y"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, id string) {
+		err := checkID("volume_id", id)
+		if err == nil {
+			if strings.ContainsAny(id, "/?#%.\x00 ") || len(id) != 36 {
+				t.Fatalf("accepted unsafe ID %q", id)
+			}
+			return
+		}
+		if c := status.Code(err); c != codes.InvalidArgument && c != codes.NotFound {
+			t.Fatalf("ID %q: code %s", id, c)
+		}
+	})
+}
+
+// FuzzCheckPath: accepted paths are absolute and clean.
+func FuzzCheckPath(f *testing.F) {
+	for _, s := range []string{"/var/lib/kubelet/x", "relative", "/a/../b", "/a//b", "/a/", "/", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, p string) {
+		if err := checkPath("target_path", p); err == nil {
+			if !filepath.IsAbs(p) || filepath.Clean(p) != p || strings.ContainsRune(p, 0) {
+				t.Fatalf("accepted path %q", p)
+			}
+		} else if status.Code(err) != codes.InvalidArgument {
+			t.Fatalf("path %q: code %s", p, status.Code(err))
+		}
+	})
+}
+
+// FuzzVolumeParams: parsing never panics; accepted mkfs options carry no shell or path
+// syntax; errors are InvalidArgument.
+func FuzzVolumeParams(f *testing.F) {
+	f.Add("type", "fast", "mkfsOptions", "-E nodiscard -b 4096")
+	f.Add("availability", "nova", "csi.storage.k8s.io/pvc/name", "data")
+	f.Add("iops", "3", "mkfsOptions", "$(reboot)")
+	f.Fuzz(func(t *testing.T, k1, v1, k2, v2 string) {
+		p, err := parseVolumeParams(map[string]string{k1: v1, k2: v2})
+		if err != nil {
+			if status.Code(err) != codes.InvalidArgument {
+				t.Fatalf("code %s", status.Code(err))
+			}
+			return
+		}
+		for _, o := range p.mkfsOptions {
+			if strings.ContainsAny(o, "$`;|&/ \t\n<>") {
+				t.Fatalf("accepted mkfs option %q", o)
+			}
+		}
+	})
+}
+
+// FuzzCapacity: an accepted range yields a size inside it, in whole GiB.
+func FuzzCapacity(f *testing.F) {
+	f.Add(int64(0), int64(0))
+	f.Add(int64(1), int64(0))
+	f.Add(gib, gib)
+	f.Add(gib+1, 2*gib)
+	f.Add(int64(-1), int64(5))
+	f.Fuzz(func(t *testing.T, req, lim int64) {
+		n, err := sizeGiB(&csi.CapacityRange{RequiredBytes: req, LimitBytes: lim}, 1)
+		if err != nil {
+			if c := status.Code(err); c != codes.InvalidArgument && c != codes.OutOfRange {
+				t.Fatalf("code %s", c)
+			}
+			return
+		}
+		size := int64(n) * gib
+		if n < 1 || size < req || (lim > 0 && size > lim) {
+			t.Fatalf("range [%d, %d] gave %d GiB", req, lim, n)
+		}
+	})
+}
+
+// FuzzSnapshotParams never panics and only accepts the documented keys.
+func FuzzSnapshotParams(f *testing.F) {
+	f.Add("type", "backup")
+	f.Add("type", "Snapshot")
+	f.Add("csi.storage.k8s.io/volumesnapshot/name", "s")
+	f.Fuzz(func(t *testing.T, k, v string) {
+		if _, err := parseSnapshotParams(map[string]string{k: v}); err == nil &&
+			k != "type" && !strings.HasPrefix(k, "csi.storage.k8s.io/") {
+			t.Fatalf("accepted parameter %q", k)
+		}
+	})
+}

@@ -1,0 +1,90 @@
+package driver
+
+import (
+	"context"
+
+	"github.com/container-storage-interface/spec/lib/go/csi"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"k8s.io/klog/v2"
+)
+
+// NodePublishVolume bind-mounts the staged filesystem (or, for raw block, the device
+// file) at the pod's target path, read-only when asked.
+func (d *Driver) NodePublishVolume(ctx context.Context, req *csi.NodePublishVolumeRequest) (*csi.NodePublishVolumeResponse, error) {
+	a, err := validateNodePublish(req)
+	if err != nil {
+		return nil, err
+	}
+	unlock, err := d.locks.tryLock("node/"+a.volumeID, "volume "+a.volumeID+" on this node")
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+
+	source := a.stagingPath
+	var flags []string
+	if a.cap.block {
+		loc, err := d.locator(a.pc)
+		if err != nil {
+			return nil, err
+		}
+		// Connect is idempotent: it finds the device NodeStageVolume connected.
+		if source, err = loc.Connect(ctx, a.volumeID, a.pc); err != nil {
+			return nil, toStatus(err, "finding the device of volume %s", a.volumeID)
+		}
+	} else {
+		mounted, err := d.deps.Mounter.IsMountPoint(a.stagingPath)
+		if err != nil {
+			return nil, toStatus(err, "checking staging path %s", a.stagingPath)
+		}
+		if !mounted {
+			return nil, status.Errorf(codes.FailedPrecondition, "volume %s is not staged at %s: call NodeStageVolume first", a.volumeID, a.stagingPath)
+		}
+		flags = a.cap.mountFlags
+		if err := d.checkSingleWriter(a); err != nil {
+			return nil, err
+		}
+	}
+	if err := d.deps.Mounter.BindMount(source, a.targetPath, a.readOnly, flags); err != nil {
+		return nil, toStatus(err, "publishing volume %s at %s", a.volumeID, a.targetPath)
+	}
+	klog.InfoS("Published volume", "volumeID", a.volumeID, "targetPath", a.targetPath, "readOnly", a.readOnly, "block", a.cap.block)
+	return &csi.NodePublishVolumeResponse{}, nil
+}
+
+// NodeUnpublishVolume unmounts and removes the target path; an absent one is success.
+func (d *Driver) NodeUnpublishVolume(ctx context.Context, req *csi.NodeUnpublishVolumeRequest) (*csi.NodeUnpublishVolumeResponse, error) {
+	id, target, err := validateNodeUnpublish(req)
+	if err != nil {
+		return nil, err
+	}
+	unlock, err := d.locks.tryLock("node/"+id, "volume "+id+" on this node")
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if err := d.deps.Mounter.Unmount(target); err != nil {
+		return nil, toStatus(err, "unpublishing volume %s from %s", id, target)
+	}
+	klog.InfoS("Unpublished volume", "volumeID", id, "targetPath", target)
+	return &csi.NodeUnpublishVolumeResponse{}, nil
+}
+
+// checkSingleWriter enforces ReadWriteOncePod on the node: a SINGLE_NODE_SINGLE_WRITER
+// volume may be published at one target path only.
+func (d *Driver) checkSingleWriter(a nodePublishArgs) error {
+	if a.cap.mode != csi.VolumeCapability_AccessMode_SINGLE_NODE_SINGLE_WRITER {
+		return nil
+	}
+	refs, err := d.deps.Mounter.MountRefs(a.stagingPath)
+	if err != nil {
+		return toStatus(err, "checking where volume %s is published", a.volumeID)
+	}
+	for _, r := range refs {
+		if r != a.targetPath {
+			return status.Errorf(codes.FailedPrecondition, "volume %s has access mode SINGLE_NODE_SINGLE_WRITER and is already published at %s; unpublish it there first", a.volumeID, r)
+		}
+	}
+	return nil
+}

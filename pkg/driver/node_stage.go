@@ -1,0 +1,91 @@
+package driver
+
+import (
+	"context"
+
+	"github.com/container-storage-interface/spec/lib/go/csi"
+	"k8s.io/klog/v2"
+
+	"github.com/cinder-csi/cinder-csi-driver/pkg/mount"
+)
+
+const defaultFSType = "ext4"
+
+// locator picks the device locator for the attach path the controller used.
+func (d *Driver) locator(pc map[string]string) (mount.DeviceLocator, error) {
+	path := pc[mount.PublishAttacher]
+	if path == "" {
+		path = d.opts.Attacher
+	}
+	l, ok := d.deps.Locators[path]
+	if !ok {
+		return nil, invalid("this node plugin cannot reach volumes attached through %q; it serves %q", path, d.opts.Attacher)
+	}
+	return l, nil
+}
+
+// NodeStageVolume finds the volume's device and, for filesystem volumes, formats it
+// when blank, mounts it at the staging path and grows the filesystem when the volume
+// is larger than it (a volume restored or cloned into a bigger size).
+func (d *Driver) NodeStageVolume(ctx context.Context, req *csi.NodeStageVolumeRequest) (*csi.NodeStageVolumeResponse, error) {
+	a, err := validateNodeStage(req)
+	if err != nil {
+		return nil, err
+	}
+	unlock, err := d.locks.tryLock("node/"+a.volumeID, "volume "+a.volumeID+" on this node")
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+
+	loc, err := d.locator(a.pc)
+	if err != nil {
+		return nil, err
+	}
+	device, err := loc.Connect(ctx, a.volumeID, a.pc)
+	if err != nil {
+		return nil, toStatus(err, "finding the device of volume %s", a.volumeID)
+	}
+	if a.cap.block {
+		klog.InfoS("Staged block volume", "volumeID", a.volumeID, "device", device)
+		return &csi.NodeStageVolumeResponse{}, nil
+	}
+	fsType := a.cap.fsType
+	if fsType == "" {
+		fsType = defaultFSType
+	}
+	if err := d.deps.Mounter.FormatAndMount(device, a.stagingPath, fsType, a.cap.mountFlags, a.mkfsOptions); err != nil {
+		return nil, toStatus(err, "mounting volume %s (%s) at %s", a.volumeID, device, a.stagingPath)
+	}
+	grown, err := d.deps.Mounter.ResizeFS(device, a.stagingPath)
+	if err != nil {
+		return nil, toStatus(err, "growing the filesystem of volume %s to its device size", a.volumeID)
+	}
+	klog.InfoS("Staged volume", "volumeID", a.volumeID, "device", device, "stagingPath", a.stagingPath, "fsType", fsType, "grown", grown)
+	return &csi.NodeStageVolumeResponse{}, nil
+}
+
+// NodeUnstageVolume unmounts the staging path and undoes what staging connected (loop
+// devices included). It derives what to undo from the system, so it works after a
+// restart of the node plugin.
+func (d *Driver) NodeUnstageVolume(ctx context.Context, req *csi.NodeUnstageVolumeRequest) (*csi.NodeUnstageVolumeResponse, error) {
+	id, staging, err := validateNodeUnstage(req)
+	if err != nil {
+		return nil, err
+	}
+	unlock, err := d.locks.tryLock("node/"+id, "volume "+id+" on this node")
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if err := d.deps.Mounter.Unmount(staging); err != nil {
+		return nil, toStatus(err, "unmounting volume %s from %s", id, staging)
+	}
+	for name, loc := range d.deps.Locators {
+		if err := loc.Disconnect(ctx, id); err != nil {
+			return nil, toStatus(err, "disconnecting volume %s (%s path)", id, name)
+		}
+	}
+	klog.InfoS("Unstaged volume", "volumeID", id, "stagingPath", staging)
+	return &csi.NodeUnstageVolumeResponse{}, nil
+}

@@ -1,0 +1,132 @@
+package driver
+
+import (
+	"context"
+	"testing"
+
+	"github.com/container-storage-interface/spec/lib/go/csi"
+	"google.golang.org/grpc/codes"
+
+	"github.com/cinder-csi/cinder-csi-driver/pkg/mount"
+)
+
+const volID = "6b1d5c36-2d1f-4a4b-9d36-1b0c2f1e9a10"
+
+func cinderPC() map[string]string {
+	return map[string]string{mount.PublishAttacher: mount.AttacherCinder, mount.PublishDriverVolumeType: "file",
+		mount.PublishConnectionData: `{"path":"/x/volume-` + volID + `"}`}
+}
+
+func TestNodeValidation(t *testing.T) {
+	ctx := context.Background()
+	d, m, _ := newTestNode(t)
+	stage := func(r *csi.NodeStageVolumeRequest) error { _, err := d.NodeStageVolume(ctx, r); return err }
+	publish := func(r *csi.NodePublishVolumeRequest) error { _, err := d.NodePublishVolume(ctx, r); return err }
+	tests := []struct {
+		name string
+		call func() error
+		code codes.Code
+	}{
+		{"stage: no volume", func() error { return stage(&csi.NodeStageVolumeRequest{StagingTargetPath: "/s", VolumeCapability: mountCap()}) }, codes.InvalidArgument},
+		{"stage: relative path", func() error {
+			return stage(&csi.NodeStageVolumeRequest{VolumeId: volID, StagingTargetPath: "s", VolumeCapability: mountCap(), PublishContext: cinderPC()})
+		}, codes.InvalidArgument},
+		{"stage: unclean path", func() error {
+			return stage(&csi.NodeStageVolumeRequest{VolumeId: volID, StagingTargetPath: "/a/../etc", VolumeCapability: mountCap(), PublishContext: cinderPC()})
+		}, codes.InvalidArgument},
+		{"stage: no capability", func() error {
+			return stage(&csi.NodeStageVolumeRequest{VolumeId: volID, StagingTargetPath: "/s", PublishContext: cinderPC()})
+		}, codes.InvalidArgument},
+		{"stage: bad mkfs options", func() error {
+			return stage(&csi.NodeStageVolumeRequest{VolumeId: volID, StagingTargetPath: "/s", VolumeCapability: mountCap(), PublishContext: cinderPC(),
+				VolumeContext: map[string]string{ctxMkfsOptions: "-E $(reboot)"}})
+		}, codes.InvalidArgument},
+		{"stage: path-like volume id", func() error {
+			return stage(&csi.NodeStageVolumeRequest{VolumeId: "../../dev/sda", StagingTargetPath: "/s", VolumeCapability: mountCap(), PublishContext: cinderPC()})
+		}, codes.NotFound},
+		{"stage: incomplete publish context", func() error {
+			return stage(&csi.NodeStageVolumeRequest{VolumeId: volID, StagingTargetPath: "/s", VolumeCapability: mountCap(),
+				PublishContext: map[string]string{mount.PublishAttacher: mount.AttacherCinder}})
+		}, codes.InvalidArgument},
+		{"publish: not staged", func() error {
+			return publish(&csi.NodePublishVolumeRequest{VolumeId: volID, StagingTargetPath: "/s", TargetPath: "/t", VolumeCapability: mountCap(), PublishContext: cinderPC()})
+		}, codes.FailedPrecondition},
+		{"publish: target inside staging", func() error {
+			return publish(&csi.NodePublishVolumeRequest{VolumeId: volID, StagingTargetPath: "/s", TargetPath: "/s/t", VolumeCapability: mountCap()})
+		}, codes.InvalidArgument},
+		{"publish: ephemeral disabled", func() error {
+			return publish(&csi.NodePublishVolumeRequest{VolumeId: volID, StagingTargetPath: "/s", TargetPath: "/t", VolumeCapability: mountCap(),
+				VolumeContext: map[string]string{"csi.storage.k8s.io/ephemeral": "true"}})
+		}, codes.InvalidArgument},
+		{"stats: missing path", func() error {
+			_, err := d.NodeGetVolumeStats(ctx, &csi.NodeGetVolumeStatsRequest{VolumeId: volID, VolumePath: "/nowhere"})
+			return err
+		}, codes.NotFound},
+		{"expand: no path", func() error {
+			_, err := d.NodeExpandVolume(ctx, &csi.NodeExpandVolumeRequest{VolumeId: volID})
+			return err
+		}, codes.InvalidArgument},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			wantCode(t, tt.call(), tt.code)
+			if len(m.mounts) != 0 {
+				t.Errorf("a refused call left mounts: %v", m.mounts)
+			}
+		})
+	}
+}
+
+func TestNodeLifecycle(t *testing.T) {
+	ctx := context.Background()
+	d, m, l := newTestNode(t)
+	for i := 0; i < 2; i++ {
+		if _, err := d.NodeStageVolume(ctx, &csi.NodeStageVolumeRequest{VolumeId: volID, StagingTargetPath: "/s", VolumeCapability: mountCap(),
+			PublishContext: cinderPC(), VolumeContext: map[string]string{ctxMkfsOptions: "-E nodiscard"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if m.mounts["/s"] != "/dev/fake-"+volID[:8] {
+		t.Fatalf("staging mount = %v", m.mounts)
+	}
+	if _, err := d.NodePublishVolume(ctx, &csi.NodePublishVolumeRequest{VolumeId: volID, StagingTargetPath: "/s", TargetPath: "/t",
+		VolumeCapability: mountCap(), PublishContext: cinderPC(), Readonly: true}); err != nil {
+		t.Fatal(err)
+	}
+	stats, err := d.NodeGetVolumeStats(ctx, &csi.NodeGetVolumeStatsRequest{VolumeId: volID, VolumePath: "/t"})
+	if err != nil || len(stats.GetUsage()) != 2 || stats.GetUsage()[0].GetTotal() != 100 {
+		t.Fatalf("stats = %v, %v", stats, err)
+	}
+	h, err := d.NodeGetVolumeHealth(ctx, &csi.NodeGetVolumeHealthRequest{VolumeId: volID, VolumePublishPath: "/t"})
+	if err != nil || len(h.GetVolumeHealth().GetHealthStatuses()) != 0 {
+		t.Fatalf("health = %v, %v; want healthy", h, err)
+	}
+	h, _ = d.NodeGetVolumeHealth(ctx, &csi.NodeGetVolumeHealthRequest{VolumeId: volID, VolumePublishPath: "/gone"})
+	if len(h.GetVolumeHealth().GetHealthStatuses()) != 1 {
+		t.Fatalf("health of a missing path = %v; want INACCESSIBLE", h)
+	}
+	if _, err := d.NodeUnpublishVolume(ctx, &csi.NodeUnpublishVolumeRequest{VolumeId: volID, TargetPath: "/t"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.NodeUnstageVolume(ctx, &csi.NodeUnstageVolumeRequest{VolumeId: volID, StagingTargetPath: "/s"}); err != nil {
+		t.Fatal(err)
+	}
+	if len(m.mounts) != 0 || len(l.connected) != 0 {
+		t.Fatalf("left behind: mounts %v, devices %v", m.mounts, l.connected)
+	}
+	info, _ := d.NodeGetInfo(ctx, &csi.NodeGetInfoRequest{})
+	if info.GetNodeId() != testNode || info.GetMaxVolumesPerNode() != DefaultMaxVolumesPerNode || info.GetAccessibleTopology().GetSegments()[TopologyZoneKey] != "az1" {
+		t.Errorf("NodeGetInfo = %v", info)
+	}
+}
+
+func TestBusyVolumeIsAborted(t *testing.T) {
+	d, _, _ := newTestNode(t)
+	unlock, err := d.locks.tryLock("node/"+volID, "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	_, err = d.NodeUnpublishVolume(context.Background(), &csi.NodeUnpublishVolumeRequest{VolumeId: volID, TargetPath: "/t"})
+	wantCode(t, err, codes.Aborted)
+}

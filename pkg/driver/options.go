@@ -1,0 +1,140 @@
+package driver
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+)
+
+// Modes and attach paths.
+const (
+	ModeController = "controller"
+	ModeNode       = "node"
+	ModeAll        = "all"
+
+	AttacherNova   = "nova"
+	AttacherCinder = "cinder"
+
+	// DefaultDriverName is cloud-provider-openstack's, so that PVs it created keep working.
+	DefaultDriverName = "cinder.csi.openstack.org"
+
+	// DefaultMaxVolumesPerNode: a KVM guest's virtio-blk disks each take a slot on the
+	// 32-slot PCI bus, of which the host bridge, ISA bridge, graphics, NIC, balloon,
+	// serial, root disk and config drive use about 6, leaving 26 for volumes. Clouds
+	// using virtio-scsi or q35 with PCIe root ports can raise it with
+	// --max-volumes-per-node or cloud.conf [BlockStorage] node-volume-attach-limit.
+	DefaultMaxVolumesPerNode = 26
+
+	// TopologyZoneKey is the topology segment carrying the availability zone.
+	TopologyZoneKey = "topology.cinder.csi.openstack.org/zone"
+)
+
+// Options are the driver's command-line settings.
+type Options struct {
+	Endpoint            string
+	CloudConfig         string
+	CloudName           string
+	Mode                string
+	Attacher            string
+	DriverName          string
+	NodeID              string
+	Zone                string
+	Cluster             string
+	HTTPEndpoint        string
+	MaxVolumesPerNode   int
+	MetadataURL         string
+	MetadataSearchOrder string
+	WithTopology        bool
+	ShowVersion         bool
+}
+
+// AddFlags registers the options on fs with their defaults.
+func (o *Options) AddFlags(fs *flag.FlagSet) {
+	fs.StringVar(&o.Endpoint, "endpoint", "unix:///csi/csi.sock", "CSI endpoint: unix:///path/to/socket")
+	fs.StringVar(&o.CloudConfig, "cloud-config", "", "OpenStack credentials: a clouds.yaml or a cloud-provider-openstack cloud.conf; empty uses the OS_* environment")
+	fs.StringVar(&o.CloudName, "cloud", "", "cloud name in clouds.yaml (default: its only cloud, or \"openstack\")")
+	fs.StringVar(&o.Mode, "mode", ModeAll, "services to serve: controller, node or all")
+	fs.StringVar(&o.Attacher, "attacher", AttacherNova, "attach path: nova (node ID is a Nova server UUID) or cinder (Cinder attachments without Nova; node ID is a host name)")
+	fs.StringVar(&o.DriverName, "driver-name", DefaultDriverName, "CSI driver name")
+	fs.StringVar(&o.NodeID, "node-id", "", "node ID (node mode); default: the instance UUID from the metadata service or config drive")
+	fs.StringVar(&o.Zone, "zone", "", "node availability zone (node mode); default: from the metadata service or config drive")
+	fs.StringVar(&o.Cluster, "cluster", "", "cluster name written into volume and snapshot metadata")
+	fs.StringVar(&o.HTTPEndpoint, "http-endpoint", "", "address for the HTTP health endpoint /healthz, e.g. :9808; empty disables it")
+	fs.IntVar(&o.MaxVolumesPerNode, "max-volumes-per-node", 0, fmt.Sprintf("volumes a node can attach; 0 uses cloud.conf node-volume-attach-limit or %d", DefaultMaxVolumesPerNode))
+	fs.StringVar(&o.MetadataURL, "metadata-url", "http://169.254.169.254", "OpenStack metadata service base URL")
+	fs.StringVar(&o.MetadataSearchOrder, "metadata-search-order", "configDrive,metadataService", "where the node looks up its instance: configDrive, metadataService, comma separated")
+	fs.BoolVar(&o.WithTopology, "with-topology", true, "report and honour availability-zone topology")
+	fs.BoolVar(&o.ShowVersion, "version", false, "print the version and exit")
+}
+
+var driverNameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$`)
+
+// Validate checks the options and says what to fix.
+func (o *Options) Validate() error {
+	var errs []error
+	if _, _, err := ParseEndpoint(o.Endpoint); err != nil {
+		errs = append(errs, err)
+	}
+	switch o.Mode {
+	case ModeController, ModeNode, ModeAll:
+	default:
+		errs = append(errs, fmt.Errorf("--mode %q: use controller, node or all", o.Mode))
+	}
+	switch o.Attacher {
+	case AttacherNova, AttacherCinder:
+	default:
+		errs = append(errs, fmt.Errorf("--attacher %q: use nova or cinder", o.Attacher))
+	}
+	if !driverNameRE.MatchString(o.DriverName) {
+		errs = append(errs, fmt.Errorf("--driver-name %q: use at most 63 lower-case letters, digits, dots and dashes", o.DriverName))
+	}
+	if o.MaxVolumesPerNode < 0 {
+		errs = append(errs, fmt.Errorf("--max-volumes-per-node %d must not be negative", o.MaxVolumesPerNode))
+	}
+	if o.NodeID != "" && o.Attacher == AttacherNova && !uuidRE.MatchString(o.NodeID) {
+		errs = append(errs, fmt.Errorf("--node-id %q: with --attacher nova the node ID is the Nova server UUID", o.NodeID))
+	}
+	if o.NodeID != "" && o.Attacher == AttacherCinder && !hostRE.MatchString(o.NodeID) {
+		errs = append(errs, fmt.Errorf("--node-id %q: with --attacher cinder the node ID is a host name (letters, digits, . _ -)", o.NodeID))
+	}
+	if len(o.Cluster) > 255 {
+		errs = append(errs, fmt.Errorf("--cluster is %d characters; at most 255", len(o.Cluster)))
+	}
+	if u, err := url.Parse(o.MetadataURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("--metadata-url %q must be an http(s) URL", o.MetadataURL))
+	}
+	for _, s := range strings.Split(o.MetadataSearchOrder, ",") {
+		if s != "configDrive" && s != "metadataService" {
+			errs = append(errs, fmt.Errorf("--metadata-search-order: %q is neither configDrive nor metadataService", s))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ParseEndpoint splits a CSI endpoint into a network and an address.
+func ParseEndpoint(ep string) (string, string, error) {
+	u, err := url.Parse(ep)
+	if err != nil {
+		return "", "", fmt.Errorf("--endpoint %q is not a URL: %v", ep, err)
+	}
+	switch u.Scheme {
+	case "unix":
+		p := u.Path
+		if u.Host != "" { // unix://relative/path
+			p = u.Host + p
+		}
+		if p == "" {
+			return "", "", fmt.Errorf("--endpoint %q has no socket path: use unix:///path/to/csi.sock", ep)
+		}
+		return "unix", p, nil
+	case "tcp":
+		if u.Host == "" {
+			return "", "", fmt.Errorf("--endpoint %q has no host:port", ep)
+		}
+		return "tcp", u.Host, nil
+	}
+	return "", "", fmt.Errorf("--endpoint %q: use unix:///path/to/csi.sock (or tcp://host:port for tests)", ep)
+}

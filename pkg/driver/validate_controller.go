@@ -1,0 +1,218 @@
+package driver
+
+import (
+	"strings"
+
+	"github.com/container-storage-interface/spec/lib/go/csi"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// One function per controller RPC turns a request into typed, checked arguments.
+
+type createVolumeArgs struct {
+	name        string
+	sizeGiB     int
+	caps        []capability
+	params      volumeParams
+	snapshotID  string // a Cinder snapshot or backup ID
+	// sourceIsBackup is set by resolveSource when snapshotID names a Cinder backup.
+	sourceIsBackup bool
+	sourceVolID string
+	zone        string
+	explicitReq bool // required_bytes was given (a source's size may not raise it)
+}
+
+func checkName(field, name string) error {
+	if name == "" {
+		return invalid("%s is required", field)
+	}
+	if len(name) > 255 || !nameRE.MatchString(name) {
+		return invalid("%s must be 1-255 printable characters", field)
+	}
+	return nil
+}
+
+func (d *Driver) validateCreateVolume(req *csi.CreateVolumeRequest) (createVolumeArgs, error) {
+	var a createVolumeArgs
+	var err error
+	if err = checkName("name", req.GetName()); err != nil {
+		return a, err
+	}
+	a.name = req.GetName()
+	if a.caps, err = parseCapabilities(req.GetVolumeCapabilities()); err != nil {
+		return a, err
+	}
+	if a.sizeGiB, err = sizeGiB(req.GetCapacityRange(), 1); err != nil {
+		return a, err
+	}
+	a.explicitReq = req.GetCapacityRange().GetRequiredBytes() > 0
+	if a.params, err = parseVolumeParams(req.GetParameters()); err != nil {
+		return a, err
+	}
+	if mp := req.GetMutableParameters(); len(mp) > 0 {
+		// A VolumeAttributesClass given at creation wins over the StorageClass type.
+		if a.params.volumeType, err = parseMutableParams(mp); err != nil {
+			return a, err
+		}
+	}
+	if src := req.GetVolumeContentSource(); src != nil {
+		switch t := src.GetType().(type) {
+		case *csi.VolumeContentSource_Snapshot:
+			a.snapshotID = t.Snapshot.GetSnapshotId()
+			if err := checkID("volume_content_source.snapshot.snapshot_id", a.snapshotID); err != nil {
+				return a, err
+			}
+		case *csi.VolumeContentSource_Volume:
+			a.sourceVolID = t.Volume.GetVolumeId()
+			if err := checkID("volume_content_source.volume.volume_id", a.sourceVolID); err != nil {
+				return a, err
+			}
+		default:
+			return a, invalid("volume_content_source must be a snapshot or a volume")
+		}
+	}
+	a.zone = a.params.availability
+	if a.zone == "" && d.opts.WithTopology {
+		a.zone = zoneFromRequirements(req.GetAccessibilityRequirements())
+	}
+	return a, nil
+}
+
+// zoneFromRequirements picks the first preferred zone, else the first requisite one.
+func zoneFromRequirements(r *csi.TopologyRequirement) string {
+	for _, list := range [][]*csi.Topology{r.GetPreferred(), r.GetRequisite()} {
+		for _, t := range list {
+			if z := t.GetSegments()[TopologyZoneKey]; z != "" {
+				return z
+			}
+		}
+	}
+	return ""
+}
+
+type publishArgs struct {
+	volumeID string
+	nodeID   string
+	cap      capability
+	readOnly bool
+}
+
+func (d *Driver) checkNodeID(nodeID string) error {
+	if nodeID == "" {
+		return invalid("node_id is required")
+	}
+	if d.opts.Attacher == AttacherNova && !uuidRE.MatchString(nodeID) {
+		return status.Errorf(codes.NotFound, "node_id %q is not a Nova server UUID, so no such node exists", truncate(nodeID))
+	}
+	if d.opts.Attacher == AttacherCinder && !hostRE.MatchString(nodeID) {
+		return status.Errorf(codes.NotFound, "node_id %q is not a host name, so no such node exists", truncate(nodeID))
+	}
+	return nil
+}
+
+func (d *Driver) validateControllerPublish(req *csi.ControllerPublishVolumeRequest) (publishArgs, error) {
+	a := publishArgs{volumeID: req.GetVolumeId(), nodeID: req.GetNodeId(), readOnly: req.GetReadonly()}
+	if a.volumeID == "" {
+		return a, invalid("volume_id is required")
+	}
+	if req.GetNodeId() == "" {
+		return a, invalid("node_id is required")
+	}
+	var err error
+	if a.cap, err = parseCapability(req.GetVolumeCapability()); err != nil {
+		return a, err
+	}
+	if err := checkID("volume_id", a.volumeID); err != nil {
+		return a, err
+	}
+	return a, d.checkNodeID(a.nodeID)
+}
+
+func (d *Driver) validateControllerUnpublish(req *csi.ControllerUnpublishVolumeRequest) (publishArgs, error) {
+	a := publishArgs{volumeID: req.GetVolumeId(), nodeID: req.GetNodeId()}
+	if err := checkID("volume_id", a.volumeID); err != nil {
+		return a, err
+	}
+	if a.nodeID != "" {
+		if err := d.checkNodeID(a.nodeID); err != nil {
+			return a, err
+		}
+	}
+	return a, nil
+}
+
+type expandArgs struct {
+	volumeID string
+	sizeGiB  int
+	block    bool
+}
+
+func validateControllerExpand(req *csi.ControllerExpandVolumeRequest) (expandArgs, error) {
+	a := expandArgs{volumeID: req.GetVolumeId()}
+	if a.volumeID == "" {
+		return a, invalid("volume_id is required")
+	}
+	if req.GetCapacityRange() == nil {
+		return a, invalid("capacity_range is required")
+	}
+	var err error
+	if a.sizeGiB, err = sizeGiB(req.GetCapacityRange(), 1); err != nil {
+		return a, err
+	}
+	if c := req.GetVolumeCapability(); c != nil {
+		pc, err := parseCapability(c)
+		if err != nil {
+			return a, err
+		}
+		a.block = pc.block
+	}
+	return a, checkID("volume_id", a.volumeID)
+}
+
+type createSnapshotArgs struct {
+	name     string
+	volumeID string
+	params   snapshotParams
+}
+
+func validateCreateSnapshot(req *csi.CreateSnapshotRequest) (createSnapshotArgs, error) {
+	a := createSnapshotArgs{name: req.GetName(), volumeID: req.GetSourceVolumeId()}
+	if err := checkName("name", a.name); err != nil {
+		return a, err
+	}
+	if a.volumeID == "" {
+		return a, invalid("source_volume_id is required")
+	}
+	var err error
+	if a.params, err = parseSnapshotParams(req.GetParameters()); err != nil {
+		return a, err
+	}
+	return a, checkID("source_volume_id", a.volumeID)
+}
+
+// checkToken checks a pagination token: a Cinder ID, optionally after a one-letter
+// prefix ("s:", "b:"). An invalid token is Aborted, as the CSI spec asks.
+func checkToken(tok string, prefixes ...string) (prefix, marker string, err error) {
+	if tok == "" {
+		return "", "", nil
+	}
+	prefix, marker = "", tok
+	for _, p := range prefixes {
+		if strings.HasPrefix(tok, p) {
+			prefix, marker = p, strings.TrimPrefix(tok, p)
+			break
+		}
+	}
+	if len(prefixes) > 0 && prefix == "" || marker != "" && !uuidRE.MatchString(marker) {
+		return "", "", status.Errorf(codes.Aborted, "starting_token %q was not issued by this driver; list again without it", truncate(tok))
+	}
+	return prefix, marker, nil
+}
+
+func checkMaxEntries(n int32) error {
+	if n < 0 {
+		return invalid("max_entries %d must not be negative", n)
+	}
+	return nil
+}

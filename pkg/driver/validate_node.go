@@ -1,0 +1,142 @@
+package driver
+
+import (
+	"strings"
+
+	"github.com/container-storage-interface/spec/lib/go/csi"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/cinder-csi/cinder-csi-driver/pkg/mount"
+)
+
+// One function per node RPC turns a request into typed, checked arguments.
+
+type stageArgs struct {
+	volumeID    string
+	stagingPath string
+	cap         capability
+	mkfsOptions []string
+	pc          map[string]string
+}
+
+func checkVolumeID(id string) error {
+	if id == "" {
+		return invalid("volume_id is required")
+	}
+	return checkID("volume_id", id)
+}
+
+func validateNodeStage(req *csi.NodeStageVolumeRequest) (stageArgs, error) {
+	a := stageArgs{volumeID: req.GetVolumeId(), stagingPath: req.GetStagingTargetPath(), pc: req.GetPublishContext()}
+	if a.volumeID == "" {
+		return a, invalid("volume_id is required")
+	}
+	if err := checkPath("staging_target_path", a.stagingPath); err != nil {
+		return a, err
+	}
+	var err error
+	if a.cap, err = parseCapability(req.GetVolumeCapability()); err != nil {
+		return a, err
+	}
+	if a.mkfsOptions, err = parseMkfsOptions(req.GetVolumeContext()[ctxMkfsOptions]); err != nil {
+		return a, err
+	}
+	if err := checkPublishContext(a.pc); err != nil {
+		return a, err
+	}
+	return a, checkID("volume_id", a.volumeID)
+}
+
+// checkPublishContext checks that the controller's hand-over names a known attach path.
+func checkPublishContext(pc map[string]string) error {
+	switch pc[mount.PublishAttacher] {
+	case "", mount.AttacherNova:
+	case mount.AttacherCinder:
+		if pc[mount.PublishDriverVolumeType] == "" || pc[mount.PublishConnectionData] == "" {
+			return invalid("publish_context from the Cinder attacher lacks %q or %q: was the volume published by this driver?",
+				mount.PublishDriverVolumeType, mount.PublishConnectionData)
+		}
+	default:
+		return invalid("publish_context %q is %q: use %q or %q", mount.PublishAttacher, pc[mount.PublishAttacher], mount.AttacherNova, mount.AttacherCinder)
+	}
+	return nil
+}
+
+func validateNodeUnstage(req *csi.NodeUnstageVolumeRequest) (string, string, error) {
+	if err := checkVolumeID(req.GetVolumeId()); err != nil {
+		return "", "", err
+	}
+	return req.GetVolumeId(), req.GetStagingTargetPath(), checkPath("staging_target_path", req.GetStagingTargetPath())
+}
+
+type nodePublishArgs struct {
+	volumeID    string
+	stagingPath string
+	targetPath  string
+	cap         capability
+	readOnly    bool
+	pc          map[string]string
+}
+
+func validateNodePublish(req *csi.NodePublishVolumeRequest) (nodePublishArgs, error) {
+	a := nodePublishArgs{volumeID: req.GetVolumeId(), stagingPath: req.GetStagingTargetPath(),
+		targetPath: req.GetTargetPath(), readOnly: req.GetReadonly(), pc: req.GetPublishContext()}
+	if a.volumeID == "" {
+		return a, invalid("volume_id is required")
+	}
+	if err := checkPath("staging_target_path", a.stagingPath); err != nil {
+		return a, err
+	}
+	if err := checkPath("target_path", a.targetPath); err != nil {
+		return a, err
+	}
+	if a.targetPath == a.stagingPath || strings.HasPrefix(a.targetPath, a.stagingPath+"/") {
+		return a, invalid("target_path %q must not be the staging path or inside it", a.targetPath)
+	}
+	var err error
+	if a.cap, err = parseCapability(req.GetVolumeCapability()); err != nil {
+		return a, err
+	}
+	if req.GetVolumeContext()["csi.storage.k8s.io/ephemeral"] == "true" {
+		return a, invalid("inline ephemeral volumes are not enabled on this driver; use a PersistentVolumeClaim or a generic ephemeral volume")
+	}
+	if err := checkPublishContext(a.pc); err != nil {
+		return a, err
+	}
+	return a, checkID("volume_id", a.volumeID)
+}
+
+func validateNodeUnpublish(req *csi.NodeUnpublishVolumeRequest) (string, string, error) {
+	if err := checkVolumeID(req.GetVolumeId()); err != nil {
+		return "", "", err
+	}
+	return req.GetVolumeId(), req.GetTargetPath(), checkPath("target_path", req.GetTargetPath())
+}
+
+type volumePathArgs struct {
+	volumeID    string
+	volumePath  string
+	stagingPath string
+}
+
+func validateVolumePath(id, volumePath, stagingPath string) (volumePathArgs, error) {
+	a := volumePathArgs{volumeID: id, volumePath: volumePath, stagingPath: stagingPath}
+	if id == "" {
+		return a, invalid("volume_id is required")
+	}
+	if volumePath == "" {
+		return a, invalid("volume_path is required")
+	}
+	if err := checkPath("volume_path", volumePath); err != nil {
+		// Stats and expansion only look at a path the CO published before; one that is
+		// not absolute and clean cannot be such a path, so nothing is found there.
+		return a, status.Errorf(codes.NotFound, "no volume is published at %q: %s", truncate(volumePath), status.Convert(err).Message())
+	}
+	if stagingPath != "" {
+		if err := checkPath("staging_target_path", stagingPath); err != nil {
+			return a, err
+		}
+	}
+	return a, checkID("volume_id", id)
+}

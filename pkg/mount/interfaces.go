@@ -1,0 +1,51 @@
+package mount
+
+import "context"
+
+// Stats are a filesystem's or block device's usage figures.
+type Stats struct {
+	TotalBytes, AvailableBytes, UsedBytes int64
+	TotalInodes, FreeInodes, UsedInodes   int64
+	// Block is true for a raw block device: only TotalBytes is meaningful.
+	Block bool
+}
+
+// Mounter changes and inspects the host's mounts. Every method is idempotent.
+type Mounter interface {
+	// FormatAndMount formats device with fsType when it holds no filesystem and mounts
+	// it at target (created if missing). formatOptions go to mkfs.
+	FormatAndMount(device, target, fsType string, mountOptions, formatOptions []string) error
+	// BindMount bind-mounts source at target, read-only if asked. target is created as
+	// a directory, or as an empty file when source is not a directory (raw block).
+	BindMount(source, target string, readOnly bool, mountOptions []string) error
+	// Unmount unmounts target if it is mounted and removes it. A missing target is not
+	// an error.
+	Unmount(target string) error
+	// IsMountPoint reports whether path is a mount point; a missing path is false, nil.
+	IsMountPoint(path string) (bool, error)
+	// DeviceForMount returns the source device mounted at path (error if not mounted).
+	DeviceForMount(path string) (string, error)
+	// ResizeFS grows the filesystem on device mounted at mountPath to the device's size,
+	// when it is smaller. It reports whether it grew anything.
+	ResizeFS(device, mountPath string) (bool, error)
+	// FSStats returns usage of the filesystem holding path.
+	FSStats(path string) (*Stats, error)
+	// DeviceSize returns a block device's size in bytes.
+	DeviceSize(device string) (int64, error)
+	// MountRefs returns the other mount points of what is mounted at path (the bind
+	// mounts of a staged volume), path itself excluded.
+	MountRefs(path string) ([]string, error)
+	// PathExists reports whether a path exists; a corrupt (stale) mount counts as
+	// existing with a non-nil error.
+	PathExists(path string) (bool, error)
+}
+
+// DeviceLocator turns an attachment into a local block device and back.
+type DeviceLocator interface {
+	// Connect returns the block device of the volume, making it appear when this
+	// locator must (a loop device for a file). Idempotent; bounded by ctx.
+	Connect(ctx context.Context, volumeID string, publishContext map[string]string) (string, error)
+	// Disconnect undoes what Connect made for the volume, deriving what to undo from
+	// the system (not from memory), so it also works after a restart. Idempotent.
+	Disconnect(ctx context.Context, volumeID string) error
+}

@@ -1,0 +1,222 @@
+package mount
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"syscall"
+	"testing"
+
+	mountutils "k8s.io/mount-utils"
+)
+
+// fakeDevice creates a file standing in for a block device, since FormatAndMount
+// checks that the device exists before anything else.
+func fakeDevice(t *testing.T, name string) string {
+	t.Helper()
+	dev := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(dev, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return dev
+}
+
+func blkidCmd(dev string) []string {
+	return argv("blkid", "-p", "-s", "TYPE", "-s", "PTTYPE", "-o", "export", dev)
+}
+
+func TestFormatAndMountOptions(t *testing.T) {
+	tests := []struct {
+		name         string
+		fsType       string
+		mountOptions []string
+		mkfs         []string // without the device, which comes last
+		wantOpts     []string
+	}{
+		{
+			name:     "xfs always gets nouuid",
+			fsType:   "xfs",
+			mkfs:     argv("mkfs.xfs", "-L", "data", "-f"),
+			wantOpts: []string{"nouuid", "defaults"},
+		},
+		{
+			name:         "xfs nouuid is not doubled",
+			fsType:       "xfs",
+			mountOptions: []string{"noatime", "nouuid"},
+			mkfs:         argv("mkfs.xfs", "-L", "data", "-f"),
+			wantOpts:     []string{"noatime", "nouuid", "defaults"},
+		},
+		{
+			name:         "ext4 keeps its options",
+			fsType:       "ext4",
+			mountOptions: []string{"noatime"},
+			mkfs:         argv("mkfs.ext4", "-L", "data", "-F", "-m0"),
+			wantOpts:     []string{"noatime", "defaults"},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			device := fakeDevice(t, "vdq")
+			mkfs := append(slices.Clone(tc.mkfs), device)
+			target := filepath.Join(t.TempDir(), "staging")
+			fm := mountutils.NewFakeMounter(nil)
+			m := NewMounterWith(fm, scriptedExec(t, step{argv: blkidCmd(device), err: exitErr(2)}, step{argv: mkfs}))
+			if err := m.FormatAndMount(device, target, tc.fsType, tc.mountOptions, []string{"-L", "data"}); err != nil {
+				t.Fatal(err)
+			}
+			want := []mountutils.MountPoint{{Device: device, Path: target, Type: tc.fsType, Opts: tc.wantOpts}}
+			if !slices.EqualFunc(fm.MountPoints, want, equalMountPoint) {
+				t.Errorf("mounts = %+v, want %+v", fm.MountPoints, want)
+			}
+		})
+	}
+}
+
+func equalMountPoint(a, b mountutils.MountPoint) bool {
+	return a.Device == b.Device && a.Path == b.Path && a.Type == b.Type && slices.Equal(a.Opts, b.Opts)
+}
+
+func TestFormatAndMountExistingTarget(t *testing.T) {
+	tests := []struct {
+		name      string
+		mountedAt string // device already mounted at the target ("DEVICE": the one asked), "" for none
+		asFile    bool   // the target exists as a file
+		noDevice  bool   // the device does not exist
+		wantErr   error
+	}{
+		{name: "same device: nothing to do", mountedAt: "DEVICE"},
+		{name: "another device", mountedAt: "/dev/vdc", wantErr: ErrMountConflict},
+		{name: "target is a file", asFile: true, wantErr: ErrInvalidArgument},
+		{name: "device gone", mountedAt: "DEVICE", noDevice: true, wantErr: ErrDeviceNotFound},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			device := fakeDevice(t, "vdb")
+			if tc.noDevice {
+				device += ".gone"
+			}
+			if tc.mountedAt == "DEVICE" {
+				tc.mountedAt = device
+			}
+			target := filepath.Join(t.TempDir(), "staging")
+			var mps []mountutils.MountPoint
+			if tc.asFile {
+				if err := os.WriteFile(target, nil, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			} else if err := os.Mkdir(target, 0o750); err != nil {
+				t.Fatal(err)
+			}
+			if tc.mountedAt != "" {
+				mps = append(mps, mountutils.MountPoint{Device: tc.mountedAt, Path: target, Type: "ext4"})
+			}
+			fm := mountutils.NewFakeMounter(mps)
+			m := NewMounterWith(fm, scriptedExec(t)) // no command may run
+			err := m.FormatAndMount(device, target, "ext4", nil, nil)
+			if !errors.Is(err, tc.wantErr) || (tc.wantErr == nil) != (err == nil) {
+				t.Fatalf("err = %v, want %v", err, tc.wantErr)
+			}
+			if len(fm.MountPoints) != len(mps) {
+				t.Errorf("mount table changed: %+v", fm.MountPoints)
+			}
+		})
+	}
+}
+
+func TestClassifyMountError(t *testing.T) {
+	tests := []struct {
+		errType mountutils.MountErrorType
+		want    error
+	}{
+		{mountutils.FilesystemMismatch, ErrFilesystemMismatch},
+		{mountutils.HasFilesystemErrors, ErrFilesystemCorrupt},
+		{mountutils.UnformattedReadOnly, ErrUnformattedReadOnly},
+	}
+	for _, tc := range tests {
+		t.Run(string(tc.errType), func(t *testing.T) {
+			err := classifyMountError(mountutils.NewMountError(tc.errType, "details"))
+			if !errors.Is(err, tc.want) {
+				t.Errorf("err = %v, want %v", err, tc.want)
+			}
+		})
+	}
+	plain := errors.New("mount failed")
+	if got := classifyMountError(plain); got != plain {
+		t.Errorf("an untyped error changed: %v", got)
+	}
+}
+
+func TestBindMountReadOnlyConflict(t *testing.T) {
+	dir := t.TempDir()
+	source, target := filepath.Join(dir, "staging"), filepath.Join(dir, "pod", "mount")
+	if err := os.Mkdir(source, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	fm := mountutils.NewFakeMounter([]mountutils.MountPoint{{Device: "/dev/vdb", Path: source, Type: "ext4"}})
+	m := NewMounterWith(fm, scriptedExec(t))
+	steps := []struct {
+		readOnly bool
+		wantErr  error
+	}{{true, nil}, {true, nil}, {false, ErrMountConflict}}
+	for i, s := range steps {
+		err := m.BindMount(source, target, s.readOnly, nil)
+		if !errors.Is(err, s.wantErr) || (s.wantErr == nil) != (err == nil) {
+			t.Fatalf("call %d (readOnly=%t): err = %v, want %v", i, s.readOnly, err, s.wantErr)
+		}
+	}
+	if len(fm.MountPoints) != 2 {
+		t.Errorf("want the staging mount and one bind mount, got %+v", fm.MountPoints)
+	}
+}
+
+// staleOnce fakes PathExists for a target whose mount went stale: the first look fails
+// with ENOTCONN, later ones see the directory under it.
+func staleOnce(target string) func(string) (bool, error) {
+	looked := false
+	return func(path string) (bool, error) {
+		if path == target && !looked {
+			looked = true
+			return true, &os.PathError{Op: "stat", Path: path, Err: syscall.ENOTCONN}
+		}
+		return mountutils.PathExists(path)
+	}
+}
+
+func TestStaleMountIsReplaced(t *testing.T) {
+	dev := fakeDevice(t, "vdb")
+	target := filepath.Join(t.TempDir(), "staging")
+	if err := os.Mkdir(target, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	fm := mountutils.NewFakeMounter([]mountutils.MountPoint{{Device: dev, Path: target, Type: "ext4"}})
+	m := NewMounterWith(fm, scriptedExec(t,
+		step{argv: blkidCmd(dev), out: "TYPE=ext4\n"},
+		step{argv: argv("fsck", "-a", dev)},
+	)).(*mounter)
+	m.pathExists = staleOnce(target)
+
+	if err := m.FormatAndMount(dev, target, "ext4", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	var actions []string
+	for _, a := range fm.GetLog() {
+		actions = append(actions, a.Action+" "+a.Target)
+	}
+	if want := []string{"unmount " + target, "mount " + target}; !slices.Equal(actions, want) {
+		t.Errorf("mount actions = %q, want %q", actions, want)
+	}
+}
+
+func TestIsMountPointReportsStaleMount(t *testing.T) {
+	target := filepath.Join(t.TempDir(), "staging")
+	m := NewMounterWith(mountutils.NewFakeMounter(nil), scriptedExec(t)).(*mounter)
+	m.pathExists = staleOnce(target)
+	mounted, err := m.IsMountPoint(target)
+	if !mounted || !errors.Is(err, syscall.ENOTCONN) {
+		t.Errorf("IsMountPoint(stale) = %t, %v; want true with ENOTCONN", mounted, err)
+	}
+	if mounted, err := m.IsMountPoint(filepath.Join(target, "missing")); mounted || err != nil {
+		t.Errorf("IsMountPoint(missing) = %t, %v; want false, nil", mounted, err)
+	}
+}

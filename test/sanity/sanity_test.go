@@ -1,0 +1,201 @@
+package sanity
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kubernetes-csi/csi-test/v5/pkg/sanity"
+	"github.com/onsi/ginkgo/v2"
+	"github.com/onsi/ginkgo/v2/types"
+	"github.com/onsi/gomega"
+	utilexec "k8s.io/utils/exec"
+
+	"github.com/cinder-csi/cinder-csi-driver/pkg/cinder/fake"
+	"github.com/cinder-csi/cinder-csi-driver/pkg/driver"
+	"github.com/cinder-csi/cinder-csi-driver/pkg/mount"
+)
+
+const nodeID = "sanity-node-1"
+
+// skipped lists sanity cases that cannot apply to this configuration, each with why.
+var skipped = map[string]string{
+	// On the Cinder-attachments path a node is a host name Cinder has never seen
+	// before its first attachment: Cinder keeps no registry of hosts, so an unknown
+	// node cannot be told from a new one. (The Nova path answers NotFound.)
+	"should fail when the node does not exist": "no host registry on the Cinder-attachments path",
+}
+
+func requireRealNode(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("sanity needs root: the node service formats and mounts loop devices for real")
+	}
+	for _, tool := range []string{"losetup", "mkfs.ext4", "blkid"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("sanity needs %s (make test installs it): %v", tool, err)
+		}
+	}
+}
+
+// uuidGen makes the IDs the driver accepts: Cinder UUIDs and host-name node IDs.
+type uuidGen struct{}
+
+func newUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
+func (uuidGen) GenerateUniqueValidVolumeID() string { return newUUID() }
+func (uuidGen) GenerateInvalidVolumeID() string     { return "not-a-cinder-id" }
+func (uuidGen) GenerateUniqueValidNodeID() string   { return "node-" + newUUID()[:8] }
+func (uuidGen) GenerateInvalidNodeID() string       { return "not a host name" }
+
+func TestSanity(t *testing.T) {
+	requireRealNode(t)
+	dir := t.TempDir()
+	files := filepath.Join(dir, "volumes")
+	if err := os.Mkdir(files, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	cloud := fake.New(fake.Options{Latency: 20 * time.Millisecond, FileDir: files})
+	sock := filepath.Join(dir, "csi.sock")
+	opts := driver.Options{
+		Endpoint: "unix://" + sock, Mode: driver.ModeAll, Attacher: driver.AttacherCinder,
+		DriverName: driver.DefaultDriverName, NodeID: nodeID, Cluster: "sanity", WithTopology: true,
+		MetadataURL: "http://127.0.0.1:1", MetadataSearchOrder: "metadataService",
+	}
+	exe := utilexec.New()
+	d, err := driver.New(opts, driver.Deps{
+		Cloud: cloud, Attacher: cloud.CinderAttacher(), Mounter: mount.NewMounter(),
+		Locators: map[string]mount.DeviceLocator{
+			mount.AttacherCinder: mount.NewCinderLocator(map[string]mount.Connector{
+				"file": mount.NewFileConnector(mount.NewLoopDevices(exe)),
+			}),
+		},
+		Node:              driver.NodeIdentity{ID: nodeID, Zone: "nova"},
+		MaxVolumesPerNode: 8,
+		Version:           "sanity",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("driver stopped with an error: %v", err)
+		}
+	})
+	waitForSocket(t, sock)
+
+	cfg := sanity.NewTestConfig()
+	cfg.Address = "unix://" + sock
+	cfg.TargetPath = filepath.Join(dir, "target")
+	cfg.StagingPath = filepath.Join(dir, "staging")
+	cfg.IdempotentCount = 3
+	cfg.TestVolumeSize = 1 << 30
+	cfg.TestVolumeExpandSize = 2 << 30
+	cfg.TestVolumeParameters = map[string]string{"type": "standard"}
+	cfg.TestVolumeMutableParameters = map[string]string{"type": "fast"}
+	cfg.TestNodeVolumeAttachLimit = true
+	cfg.IDGen = uuidGen{}
+	cfg.TestInvalidListVolumesStartingToken = "not-a-token"
+
+	sanity.GinkgoTest(&cfg)
+	gomega.RegisterFailHandler(ginkgo.Fail)
+	suite, reporter := ginkgo.GinkgoConfiguration()
+	for name := range skipped {
+		suite.SkipStrings = append(suite.SkipStrings, name)
+	}
+	reporter.Succinct = true
+	reporter.JSONReport = filepath.Join(dir, "report.json")
+	ginkgo.RunSpecs(t, "CSI sanity: fake cloud, real loop devices", suite, reporter)
+	summarize(t, reporter.JSONReport)
+
+	assertNoLeaks(t, cloud, dir)
+}
+
+// summarize prints the figures and every skipped case with its reason.
+func summarize(t *testing.T, path string) {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("reading the ginkgo report: %v", err)
+	}
+	var reports []types.Report
+	if err := json.Unmarshal(raw, &reports); err != nil {
+		t.Fatalf("parsing the ginkgo report: %v", err)
+	}
+	counts := map[string]int{}
+	for _, r := range reports {
+		for _, s := range r.SpecReports {
+			if s.LeafNodeType != types.NodeTypeIt {
+				continue
+			}
+			counts[s.State.String()]++
+			if s.State == types.SpecStateSkipped || s.State == types.SpecStatePending {
+				why := s.Failure.Message
+				if why == "" {
+					why = skipped[s.LeafNodeText]
+				}
+				if why == "" {
+					why = "filtered"
+				}
+				fmt.Printf("sanity skipped: %s: %s\n", s.FullText(), why)
+			}
+		}
+	}
+	fmt.Printf("sanity: %d passed, %d failed, %d skipped, %d pending\n",
+		counts["passed"], counts["failed"]+counts["panicked"]+counts["interrupted"]+counts["timedout"], counts["skipped"], counts["pending"])
+}
+
+func waitForSocket(t *testing.T, sock string) {
+	t.Helper()
+	for i := 0; i < 200; i++ {
+		if _, err := os.Stat(sock); err == nil {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("driver socket %s did not appear", sock)
+}
+
+// assertNoLeaks checks the end state: sanity deletes what it creates, so no volume,
+// snapshot, mount or loop device may remain.
+func assertNoLeaks(t *testing.T, cloud *fake.Cloud, dir string) {
+	t.Helper()
+	if v, s, b := cloud.Counts(); v+s+b != 0 {
+		t.Errorf("leaked in the cloud: %d volumes, %d snapshots, %d backups", v, s, b)
+	}
+	mounts, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(mounts), dir) {
+		t.Errorf("mounts left under %s:\n%s", dir, grep(string(mounts), dir))
+	}
+	out, _ := exec.Command("losetup", "--list", "--noheadings", "--output", "NAME,BACK-FILE").CombinedOutput()
+	if strings.Contains(string(out), dir) {
+		t.Errorf("loop devices left for files under %s:\n%s", dir, grep(string(out), dir))
+	}
+}
+
+func grep(text, sub string) string {
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
