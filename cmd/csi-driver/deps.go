@@ -44,11 +44,13 @@ func buildDeps(ctx context.Context, opts driver.Options) (driver.Deps, error) {
 	}
 	if opts.Mode != driver.ModeController {
 		exec := utilexec.New()
+		loop := mount.NewLoopDevices(exec)
 		deps.Mounter = mount.NewMounter()
 		deps.Locators = map[string]mount.DeviceLocator{
-			mount.AttacherNova: mount.NewNovaLocator("", mount.UdevadmTrigger(exec)),
+			mount.AttacherNova: mount.NewNovaLocator(mount.DefaultDevDir, mount.UdevadmTrigger(exec)),
 			mount.AttacherCinder: mount.NewCinderLocator(map[string]mount.Connector{
-				"file": mount.NewFileConnector(mount.NewLoopDevices(exec)),
+				mount.DriverVolumeTypeFile: mount.NewFileConnector(loop),
+				mount.DriverVolumeTypeNFS:  mount.NewNFSConnector(loop, opts.NFSMountBase),
 			}),
 		}
 		node, err := nodeIdentity(ctx, opts, cfg)

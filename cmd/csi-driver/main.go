@@ -29,9 +29,8 @@ func main() {
 		return
 	}
 	if err := run(opts); err != nil {
-		klog.ErrorS(err, "csi-driver cannot start")
 		klog.Flush()
-		fmt.Fprintln(os.Stderr, "csi-driver:", err)
+		fmt.Fprintln(os.Stderr, "csi-driver cannot start:", err)
 		os.Exit(1)
 	}
 }

@@ -13,7 +13,7 @@ func (d *Driver) ControllerExpandVolume(ctx context.Context, req *csi.Controller
 	if err != nil {
 		return nil, err
 	}
-	unlock, err := d.locks.tryLock("volume/"+a.volumeID, "volume "+a.volumeID)
+	unlock, err := d.lockVolume(a.volumeID)
 	if err != nil {
 		return nil, err
 	}
@@ -45,7 +45,7 @@ func (d *Driver) ControllerModifyVolume(ctx context.Context, req *csi.Controller
 		return nil, err
 	}
 	id := req.GetVolumeId()
-	unlock, err := d.locks.tryLock("volume/"+id, "volume "+id)
+	unlock, err := d.lockVolume(id)
 	if err != nil {
 		return nil, err
 	}

@@ -20,7 +20,7 @@ func (d *Driver) ControllerPublishVolume(ctx context.Context, req *csi.Controlle
 	if err != nil {
 		return nil, err
 	}
-	unlock, err := d.locks.tryLock("volume/"+a.volumeID, "volume "+a.volumeID)
+	unlock, err := d.lockVolume(a.volumeID)
 	if err != nil {
 		return nil, err
 	}
@@ -93,7 +93,7 @@ func (d *Driver) ControllerUnpublishVolume(ctx context.Context, req *csi.Control
 		}
 		return nil, err
 	}
-	unlock, err := d.locks.tryLock("volume/"+a.volumeID, "volume "+a.volumeID)
+	unlock, err := d.lockVolume(a.volumeID)
 	if err != nil {
 		return nil, err
 	}

@@ -175,7 +175,7 @@ func (d *Driver) DeleteVolume(ctx context.Context, req *csi.DeleteVolumeRequest)
 		}
 		return nil, err
 	}
-	unlock, err := d.locks.tryLock("volume/"+id, "volume "+id)
+	unlock, err := d.lockVolume(id)
 	if err != nil {
 		return nil, err
 	}

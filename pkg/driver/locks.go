@@ -34,3 +34,15 @@ func (l *keyLocks) tryLock(key, what string) (func(), error) {
 		l.mu.Unlock()
 	}, nil
 }
+
+// lockVolume serialises controller operations on one volume.
+func (d *Driver) lockVolume(id string) (func(), error) {
+	return d.locks.tryLock("volume/"+id, "volume "+id)
+}
+
+// lockNodeVolume serialises node operations on one volume. Its keys differ from the
+// controller's so that a driver in "all" mode can stage a volume while the controller
+// side works on it.
+func (d *Driver) lockNodeVolume(id string) (func(), error) {
+	return d.locks.tryLock("node/"+id, "volume "+id+" on this node")
+}

@@ -16,7 +16,7 @@ func (d *Driver) NodePublishVolume(ctx context.Context, req *csi.NodePublishVolu
 	if err != nil {
 		return nil, err
 	}
-	unlock, err := d.locks.tryLock("node/"+a.volumeID, "volume "+a.volumeID+" on this node")
+	unlock, err := d.lockNodeVolume(a.volumeID)
 	if err != nil {
 		return nil, err
 	}
@@ -59,7 +59,7 @@ func (d *Driver) NodeUnpublishVolume(ctx context.Context, req *csi.NodeUnpublish
 	if err != nil {
 		return nil, err
 	}
-	unlock, err := d.locks.tryLock("node/"+id, "volume "+id+" on this node")
+	unlock, err := d.lockNodeVolume(id)
 	if err != nil {
 		return nil, err
 	}

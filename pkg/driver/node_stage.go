@@ -32,7 +32,7 @@ func (d *Driver) NodeStageVolume(ctx context.Context, req *csi.NodeStageVolumeRe
 	if err != nil {
 		return nil, err
 	}
-	unlock, err := d.locks.tryLock("node/"+a.volumeID, "volume "+a.volumeID+" on this node")
+	unlock, err := d.lockNodeVolume(a.volumeID)
 	if err != nil {
 		return nil, err
 	}
@@ -73,7 +73,7 @@ func (d *Driver) NodeUnstageVolume(ctx context.Context, req *csi.NodeUnstageVolu
 	if err != nil {
 		return nil, err
 	}
-	unlock, err := d.locks.tryLock("node/"+id, "volume "+id+" on this node")
+	unlock, err := d.lockNodeVolume(id)
 	if err != nil {
 		return nil, err
 	}

@@ -27,7 +27,9 @@ func TestNodeValidation(t *testing.T) {
 		call func() error
 		code codes.Code
 	}{
-		{"stage: no volume", func() error { return stage(&csi.NodeStageVolumeRequest{StagingTargetPath: "/s", VolumeCapability: mountCap()}) }, codes.InvalidArgument},
+		{"stage: no volume", func() error {
+			return stage(&csi.NodeStageVolumeRequest{StagingTargetPath: "/s", VolumeCapability: mountCap()})
+		}, codes.InvalidArgument},
 		{"stage: relative path", func() error {
 			return stage(&csi.NodeStageVolumeRequest{VolumeId: volID, StagingTargetPath: "s", VolumeCapability: mountCap(), PublishContext: cinderPC()})
 		}, codes.InvalidArgument},

@@ -108,7 +108,7 @@ func (d *Driver) NodeExpandVolume(ctx context.Context, req *csi.NodeExpandVolume
 			return nil, err
 		}
 	}
-	unlock, err := d.locks.tryLock("node/"+a.volumeID, "volume "+a.volumeID+" on this node")
+	unlock, err := d.lockNodeVolume(a.volumeID)
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"strings"
 )
@@ -48,6 +49,7 @@ type Options struct {
 	MetadataURL         string
 	MetadataSearchOrder string
 	WithTopology        bool
+	NFSMountBase        string
 	ShowVersion         bool
 }
 
@@ -67,6 +69,7 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.MetadataURL, "metadata-url", "http://169.254.169.254", "OpenStack metadata service base URL")
 	fs.StringVar(&o.MetadataSearchOrder, "metadata-search-order", "configDrive,metadataService", "where the node looks up its instance: configDrive, metadataService, comma separated")
 	fs.BoolVar(&o.WithTopology, "with-topology", true, "report and honour availability-zone topology")
+	fs.StringVar(&o.NFSMountBase, "nfs-mount-base", "", "where NFS shares of Cinder attachments are mounted on the node (default: the mount_point_base Cinder reports)")
 	fs.BoolVar(&o.ShowVersion, "version", false, "print the version and exit")
 }
 
@@ -105,6 +108,9 @@ func (o *Options) Validate() error {
 	}
 	if u, err := url.Parse(o.MetadataURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		errs = append(errs, fmt.Errorf("--metadata-url %q must be an http(s) URL", o.MetadataURL))
+	}
+	if o.NFSMountBase != "" && (!filepath.IsAbs(o.NFSMountBase) || filepath.Clean(o.NFSMountBase) != o.NFSMountBase) {
+		errs = append(errs, fmt.Errorf("--nfs-mount-base %q must be an absolute, clean path", o.NFSMountBase))
 	}
 	for _, s := range strings.Split(o.MetadataSearchOrder, ",") {
 		if s != "configDrive" && s != "metadataService" {

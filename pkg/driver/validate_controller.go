@@ -11,16 +11,16 @@ import (
 // One function per controller RPC turns a request into typed, checked arguments.
 
 type createVolumeArgs struct {
-	name        string
-	sizeGiB     int
-	caps        []capability
-	params      volumeParams
-	snapshotID  string // a Cinder snapshot or backup ID
+	name       string
+	sizeGiB    int
+	caps       []capability
+	params     volumeParams
+	snapshotID string // a Cinder snapshot or backup ID
 	// sourceIsBackup is set by resolveSource when snapshotID names a Cinder backup.
 	sourceIsBackup bool
-	sourceVolID string
-	zone        string
-	explicitReq bool // required_bytes was given (a source's size may not raise it)
+	sourceVolID    string
+	zone           string
+	explicitReq    bool // required_bytes was given (a source's size may not raise it)
 }
 
 func checkName(field, name string) error {
