@@ -54,6 +54,17 @@ func (d *Driver) NodeStageVolume(ctx context.Context, req *csi.NodeStageVolumeRe
 	if fsType == "" {
 		fsType = defaultFSType
 	}
+	mounted, err := d.deps.Mounter.IsMountPoint(a.stagingPath)
+	if err != nil {
+		return nil, toStatus(err, "checking staging path %s", a.stagingPath)
+	}
+	if !mounted {
+		// A volume restored or cloned into a larger size, or expanded while detached,
+		// is grown before it is mounted: offline growth works everywhere.
+		if _, err := d.deps.Mounter.GrowUnmounted(device); err != nil {
+			return nil, toStatus(err, "growing the filesystem of volume %s on %s", a.volumeID, device)
+		}
+	}
 	if err := d.deps.Mounter.FormatAndMount(device, a.stagingPath, fsType, a.cap.mountFlags, a.mkfsOptions); err != nil {
 		return nil, toStatus(err, "mounting volume %s (%s) at %s", a.volumeID, device, a.stagingPath)
 	}

@@ -28,6 +28,10 @@ type Mounter interface {
 	// ResizeFS grows the filesystem on device mounted at mountPath to the device's size,
 	// when it is smaller. It reports whether it grew anything.
 	ResizeFS(device, mountPath string) (bool, error)
+	// GrowUnmounted grows an ext filesystem on an unmounted device to the device's size
+	// (fsck, then resize2fs offline) and reports whether it grew. Other filesystems and
+	// blank devices are left alone: they grow mounted, through ResizeFS.
+	GrowUnmounted(device string) (bool, error)
 	// FSStats returns usage of the filesystem holding path.
 	FSStats(path string) (*Stats, error)
 	// DeviceSize returns a block device's size in bytes.

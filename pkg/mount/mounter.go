@@ -20,6 +20,7 @@ type mounter struct {
 	safe    *mountutils.SafeFormatAndMount
 	resizer *mountutils.ResizeFs
 	loop    *LoopDevices
+	exec    utilexec.Interface
 	// pathExists is mountutils.PathExists; tests replace it to fake a stale mount,
 	// which no local filesystem can produce on demand.
 	pathExists func(string) (bool, error)
@@ -42,6 +43,7 @@ func NewMounterWith(m mountutils.Interface, exec utilexec.Interface) Mounter {
 		safe:    mountutils.NewSafeFormatAndMount(m, exec),
 		resizer: mountutils.NewResizeFs(exec),
 		loop:    NewLoopDevices(exec),
+		exec:    exec,
 
 		pathExists: mountutils.PathExists,
 	}
