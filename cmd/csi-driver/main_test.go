@@ -23,7 +23,9 @@ func TestStartupFailures(t *testing.T) {
 		want   string
 	}{
 		{"bad mode", func(o *driver.Options) { o.Mode = "both" }, "--mode"},
-		{"missing cloud config", func(o *driver.Options) { o.Mode, o.CloudConfig = driver.ModeController, filepath.Join(dir, "nope.yaml") }, "nope.yaml"},
+		{"missing cloud config", func(o *driver.Options) {
+			o.Mode, o.CloudConfig = driver.ModeController, filepath.Join(dir, "nope.yaml")
+		}, "nope.yaml"},
 		{"incomplete cloud.conf", func(o *driver.Options) { o.Mode, o.CloudConfig = driver.ModeController, badINI }, "auth-url"},
 		{"node without identity", func(o *driver.Options) {
 			o.Mode, o.Attacher, o.MetadataURL, o.MetadataSearchOrder = driver.ModeNode, driver.AttacherCinder, "http://127.0.0.1:1", "metadataService"

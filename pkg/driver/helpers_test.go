@@ -98,7 +98,7 @@ func (m *fakeMounter) DeviceForMount(p string) (string, error) {
 	}
 	return "", mount.ErrNotMounted
 }
-func (m *fakeMounter) GrowUnmounted(string) (bool, error) { return false, nil }
+func (m *fakeMounter) GrowUnmounted(string) (bool, error)    { return false, nil }
 func (m *fakeMounter) ResizeFS(string, string) (bool, error) { return false, nil }
 func (m *fakeMounter) FSStats(string) (*mount.Stats, error) {
 	return &mount.Stats{TotalBytes: 100, AvailableBytes: 60, UsedBytes: 40, TotalInodes: 10, FreeInodes: 7, UsedInodes: 3}, nil

@@ -1,0 +1,91 @@
+# shellcheck shell=bash
+# lib.sh: settings and helpers shared by up.sh and down.sh. Sourced, not run.
+#
+# Knobs (environment):
+#   CINDER_TEST_BASE=/var/lib/cinder-csi-test  state, config, logs (log/), pids (run/)
+#   CINDER_TEST_CLOUDS=<repo>/.cache/cinder/clouds.yaml   where up.sh writes clouds.yaml
+#   CINDER_TEST_SKIP_INSTALL=1   never call apt-get (the packages must be present)
+#   CINDER_TEST_DEBUG=true       debug logging in Cinder
+#   CINDER_TEST_ROLES="member"   Keystone roles of the test user in its project
+#                                (add "admin" for admin-only APIs such as get_pools)
+#   CINDER_TEST_MYSQL_PORT=3306, CINDER_TEST_KEYSTONE_PORT=5000,
+#   CINDER_TEST_API_PORT=8776 (Keystone auth), CINDER_TEST_NOAUTH_PORT=8777,
+#   CINDER_TEST_RABBIT_PORT=5672          loopback ports
+
+TEST_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_ROOT=$(cd "$TEST_DIR/../.." && pwd)
+BASE=${CINDER_TEST_BASE:-/var/lib/cinder-csi-test}
+CLOUDS_YAML=${CINDER_TEST_CLOUDS:-$REPO_ROOT/.cache/cinder/clouds.yaml}
+MYSQL_PORT=${CINDER_TEST_MYSQL_PORT:-3306}
+KEYSTONE_PORT=${CINDER_TEST_KEYSTONE_PORT:-5000}
+API_PORT=${CINDER_TEST_API_PORT:-8776}
+NOAUTH_PORT=${CINDER_TEST_NOAUTH_PORT:-8777}
+RABBIT_PORT=${CINDER_TEST_RABBIT_PORT:-5672}
+RABBIT_DIST_PORT=$((RABBIT_PORT + 20000))
+EPMD_PORT=4369
+REGION=RegionOne
+BACKEND=nfs1
+TEST_PROJECT=csi-test
+TEST_USER=csi-test
+TEST_ROLES=${CINDER_TEST_ROLES:-member}
+# First line of the clouds.yaml we write: down.sh only deletes a file that has it.
+CLOUDS_MARK="# written by test/cinder/up.sh"
+
+# Debian's OpenStack runs on /usr/bin/python3; a pyenv or venv python earlier on
+# PATH breaks its helper tools (keystone-manage, cinder-manage, openstack, ...).
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+unset PYTHONPATH PYTHONHOME VIRTUAL_ENV PYENV_VERSION || true
+export LC_ALL=C.UTF-8
+
+# Every long-running process up.sh starts, with a word its command line must
+# contain (so a recycled PID is never signalled). Stop order is bottom-up.
+declare -A PROC_WORD=(
+  [mariadb]=mariadbd [epmd]=epmd [rabbitmq]=rabbitmq [keystone]=uwsgi
+  [cinder-scheduler]=cinder-scheduler [cinder-volume]=cinder-volume
+  [cinder-backup]=cinder-backup [cinder-api]=cinder-api [cinder-api-noauth]=cinder-api
+)
+CINDER_PROCS=(cinder-api cinder-api-noauth cinder-backup cinder-volume cinder-scheduler)
+INFRA_PROCS=(keystone rabbitmq epmd mariadb)
+
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN{printf "%.1f", b-a}'; }
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# pid_of NAME: the recorded PID if that process is still ours and alive.
+pid_of() {
+  local f="$BASE/run/$1.pid" pid
+  [[ -f $f ]] || return 1
+  pid=$(<"$f")
+  [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "${PROC_WORD[$1]:-$1}" || return 1
+  echo "$pid"
+}
+
+# descendants PID: every descendant, breadth first.
+descendants() {
+  local queue=("$1") p k
+  while ((${#queue[@]})); do
+    p=${queue[0]}; queue=("${queue[@]:1}")
+    for k in $(ps -o pid= --ppid "$p" 2>/dev/null); do echo "$k"; queue+=("$k"); done
+  done
+}
+
+# memory_of_all: "RSS PSS" in MiB of every recorded process and its descendants.
+memory_of_all() {
+  local f pid p rss=0 pss=0 v
+  for f in "$BASE"/run/*.pid; do
+    [[ -e $f ]] || continue
+    pid=$(pid_of "$(basename "$f" .pid)") || continue
+    for p in "$pid" $(descendants "$pid"); do
+      v=$(awk '/^Rss:/{r=$2} /^Pss:/{s=$2} END{print r+0, s+0}' "/proc/$p/smaps_rollup" 2>/dev/null || echo "0 0")
+      rss=$((rss + ${v% *})); pss=$((pss + ${v#* }))
+    done
+  done
+  echo "$((rss / 1024)) $((pss / 1024))"
+}
+
+# with_lock: one up.sh/down.sh at a time per state dir.
+with_lock() {
+  exec 9>"${BASE%/}.lock"
+  flock -w 600 9 || { echo "another up.sh/down.sh holds ${BASE%/}.lock" >&2; exit 1; }
+}
