@@ -3,6 +3,8 @@ SHELL := /bin/bash
 GO ?= go
 export GOTOOLCHAIN := local
 export GOFLAGS := -buildvcs=false
+# Tests that need root, loop devices and mkfs fail instead of skipping under make.
+export REQUIRE_HOST_TESTS ?= 1
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 CACHE := $(CURDIR)/.cache
 BIN := $(CURDIR)/bin

@@ -90,14 +90,16 @@ func (a *cinderAttacher) reuse(ctx context.Context, volumeID, node, attachmentID
 	return nil, nil
 }
 
-// deleteIncomplete deletes the volume's attachments that were never completed.
+// deleteIncomplete deletes the volume's attachments that were made without Nova
+// and never completed.
 func (a *cinderAttacher) deleteIncomplete(ctx context.Context, volumeID string) error {
 	list, err := a.list(ctx, volumeID)
 	if err != nil {
 		return err
 	}
 	for _, att := range list {
-		if att.Status == attachmentStatusAttached {
+		if att.Status == attachmentStatusAttached || att.Instance != "" {
+			// Completed, or Nova's (made for a server): not ours to clean up.
 			continue
 		}
 		klog.InfoS("Deleting an attachment an interrupted call left behind", "volumeID", volumeID, "attachmentID", att.ID, "status", att.Status)

@@ -219,8 +219,8 @@ func (c *Config) validate(k keyNames) error {
 		if c.ApplicationCredentialID == "" {
 			// A credential named rather than identified belongs to a user.
 			if c.UserID == "" && c.Username == "" {
-				return fmt.Errorf("%s names application credential %q without %s or %s: set %s instead, or the owner",
-					k.where, c.ApplicationCredentialName, k.username, k.userID, k.appCredID)
+				return fmt.Errorf("%s has %s %q but not its owner: add %s or %s, or use %s instead",
+					k.where, k.appCredName, c.ApplicationCredentialName, k.username, k.userID, k.appCredID)
 			}
 			if c.UserID == "" && !c.userDomainSet() {
 				return fmt.Errorf("%s has %s but no %s", k.where, k.username, k.userDomain)

@@ -2,6 +2,8 @@ package cinder
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -41,6 +43,10 @@ func mapError(err error) error {
 	if errors.As(err, &reauth) || errors.As(err, &reauthPtr) {
 		// Not a sentinel: retrying will not help, the operator must fix the credentials.
 		return fmt.Errorf("the Keystone token expired and re-authentication failed (check the credentials): %w", err)
+	}
+	if isCertificateError(err) {
+		// Not transient: the operator has to supply the CA (ca-file, cacert, OS_CACERT).
+		return fmt.Errorf("the cloud's TLS certificate is not trusted; set the CA file in the cloud configuration: %w", err)
 	}
 	if isConnectionError(err) {
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
@@ -135,6 +141,13 @@ func isConnectionError(err error) bool {
 	var opErr *net.OpError
 	return errors.As(err, &netErr) || errors.As(err, &opErr) ||
 		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
+}
+
+func isCertificateError(err error) bool {
+	var certErr *tls.CertificateVerificationError
+	var unknownCA x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	return errors.As(err, &certErr) || errors.As(err, &unknownCA) || errors.As(err, &hostErr)
 }
 
 // isNotFound is errors.Is(err, ErrNotFound) for raw gophercloud errors, for the

@@ -73,6 +73,10 @@ func idempotent(method string) bool {
 
 func retryable(resp *http.Response, err error) bool {
 	if err != nil {
+		// A certificate the client refuses will be refused again.
+		if isCertificateError(err) {
+			return false
+		}
 		return !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
 	}
 	switch resp.StatusCode {

@@ -17,8 +17,14 @@ type pollFunc func(ctx context.Context) (done bool, state string, err error)
 // keeps quick operations quick without hammering the API during slow ones.
 func (c *Client) waitFor(ctx context.Context, what string, check pollFunc) error {
 	delay := c.pollInitial
+	last := "nothing yet"
 	for {
 		done, state, err := check(ctx)
+		if ctx.Err() != nil {
+			// Whatever the check returned, the reason is the deadline: say so, with
+			// the last state seen, so the caller can tell slow from broken.
+			return fmt.Errorf("%s: gave up waiting, last seen %s: %w", what, last, ctx.Err())
+		}
 		if done {
 			return err
 		}
@@ -27,8 +33,11 @@ func (c *Client) waitFor(ctx context.Context, what string, check pollFunc) error
 			// the operation goes on in the cloud.
 			state = err.Error()
 		}
+		if state != "" {
+			last = state
+		}
 		if err := sleepCtx(ctx, delay); err != nil {
-			return fmt.Errorf("%s: gave up waiting, last seen %s: %w", what, state, err)
+			return fmt.Errorf("%s: gave up waiting, last seen %s: %w", what, last, err)
 		}
 		delay = min(2*delay, c.pollMax)
 	}

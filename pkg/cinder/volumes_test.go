@@ -1,0 +1,260 @@
+package cinder
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestCreateVolume(t *testing.T) {
+	tests := []struct {
+		name        string
+		finalStatus string
+		want        error
+		wantLeft    int // volumes left in the cloud
+	}{
+		{name: "creating then available", finalStatus: StatusAvailable, wantLeft: 1},
+		{name: "error is deleted", finalStatus: StatusError, want: ErrBackend, wantLeft: 0},
+		{name: "error_restoring is deleted", finalStatus: StatusErrorRestoring, want: ErrBackend, wantLeft: 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFakeOpenStack(t)
+			f.do(func() { f.createStatus = tc.finalStatus })
+			f.do(func() { f.transitionPolls = 3 })
+			c := f.client(t)
+			v, err := c.CreateVolume(context.Background(), CreateVolumeOpts{
+				Name: "pvc-1", SizeGiB: 2, VolumeType: "fast", Metadata: map[string]string{"cinder.csi/pvc": "default/data"},
+			})
+			if !errors.Is(err, tc.want) || (tc.want == nil && err != nil) {
+				t.Fatalf("CreateVolume: %v, want %v", err, tc.want)
+			}
+			var got int
+			f.do(func() { got = len(f.volumes) })
+			if got != tc.wantLeft {
+				t.Errorf("%d volumes left, want %d", got, tc.wantLeft)
+			}
+			if f.calls("GET", "/volumes/") < 3 {
+				t.Errorf("returned after %d polls, before the transition", f.calls("GET", "/volumes/"))
+			}
+			if tc.want != nil {
+				if !strings.Contains(err.Error(), tc.finalStatus) {
+					t.Errorf("error %q does not name the status", err)
+				}
+				return
+			}
+			if v.Status != StatusAvailable || v.SizeGiB != 2 || v.VolumeType != "fast" || v.Name != "pvc-1" ||
+				v.Metadata["cinder.csi/pvc"] != "default/data" || v.CreatedAt.IsZero() {
+				t.Errorf("volume %+v", v)
+			}
+		})
+	}
+}
+
+func TestCreateVolumeWaitBoundedByContext(t *testing.T) {
+	f := newFakeOpenStack(t)
+	f.do(func() { f.transitionPolls = 1 << 30 })
+	c := f.client(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := c.CreateVolume(ctx, CreateVolumeOpts{Name: "slow", SizeGiB: 1})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v, want DeadlineExceeded", err)
+	}
+	if !strings.Contains(err.Error(), "status creating") {
+		t.Errorf("error %q does not say what was last seen", err)
+	}
+	if time.Since(start) > 5*time.Second {
+		t.Error("the wait outlived the context")
+	}
+	// Left for the retry to find by name.
+	vols, err := c.FindVolumesByName(context.Background(), "slow")
+	if err != nil || len(vols) != 1 {
+		t.Errorf("FindVolumesByName = %v, %v; want the volume still there", vols, err)
+	}
+}
+
+func TestCreateVolumeFromBackupUsesMicroversion(t *testing.T) {
+	f := newFakeOpenStack(t)
+	c := f.client(t)
+	if _, err := c.CreateVolume(context.Background(), CreateVolumeOpts{Name: "restored", SizeGiB: 1, BackupID: "b-1"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range f.recordedRequests() {
+		if r.Method == "POST" && strings.HasSuffix(r.Path, "/volumes") {
+			if r.Microversion != "volume 3.47" || dig(r.Body, "volume")["backup_id"] != "b-1" {
+				t.Errorf("create from backup sent %q with %v", r.Microversion, r.Body)
+			}
+		}
+	}
+}
+
+func TestFindAndListVolumes(t *testing.T) {
+	f := newFakeOpenStack(t)
+	f.do(func() { f.transitionPolls = 0 })
+	c := f.client(t)
+	ctx := context.Background()
+	var ids []string
+	for _, name := range []string{"a", "b", "a", "c", "d"} {
+		v, err := c.CreateVolume(ctx, CreateVolumeOpts{Name: name, SizeGiB: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, v.ID)
+	}
+
+	found, err := c.FindVolumesByName(ctx, "a")
+	if err != nil || len(found) != 2 || found[0].ID != ids[0] || found[1].ID != ids[2] {
+		t.Errorf("FindVolumesByName(a) = %v, %v", found, err)
+	}
+	if none, err := c.FindVolumesByName(ctx, "zzz"); err != nil || len(none) != 0 {
+		t.Errorf("FindVolumesByName(zzz) = %v, %v", none, err)
+	}
+
+	var got []string
+	marker := ""
+	for pages := 0; ; pages++ {
+		vols, next, err := c.ListVolumes(ctx, ListOpts{Marker: marker, Limit: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(vols) > 2 {
+			t.Fatalf("page of %d, limit 2", len(vols))
+		}
+		for _, v := range vols {
+			got = append(got, v.ID)
+		}
+		if next == "" {
+			break
+		}
+		if pages > 5 {
+			t.Fatal("paging does not end")
+		}
+		marker = next
+	}
+	if strings.Join(got, ",") != strings.Join(ids, ",") {
+		t.Errorf("paged %v, want %v", got, ids)
+	}
+
+	all, next, err := c.ListVolumes(ctx, ListOpts{})
+	if err != nil || len(all) != 5 || next != "" {
+		t.Errorf("ListVolumes without limit = %d volumes, next %q, %v", len(all), next, err)
+	}
+}
+
+func TestDeleteVolume(t *testing.T) {
+	f := newFakeOpenStack(t)
+	f.do(func() { f.transitionPolls = 0 })
+	c := f.client(t)
+	ctx := context.Background()
+	v, err := c.CreateVolume(ctx, CreateVolumeOpts{Name: "del", SizeGiB: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreateSnapshot(ctx, "s", v.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.DeleteVolume(ctx, v.ID); !errors.Is(err, ErrInvalidState) || !strings.Contains(err.Error(), "dependent snapshots") {
+		t.Errorf("delete with snapshots: %v, want ErrInvalidState with Cinder's reason", err)
+	}
+	f.do(func() { f.snapshots = map[string]map[string]any{} })
+	f.do(func() { f.volumes[v.ID]["status"] = StatusInUse })
+	if err := c.DeleteVolume(ctx, v.ID); !errors.Is(err, ErrInvalidState) {
+		t.Errorf("delete in-use: %v, want ErrInvalidState", err)
+	}
+	f.do(func() { f.volumes[v.ID]["status"] = StatusAvailable })
+	if err := c.DeleteVolume(ctx, v.ID); err != nil {
+		t.Errorf("delete: %v", err)
+	}
+	if err := c.DeleteVolume(ctx, v.ID); err != nil {
+		t.Errorf("delete of a missing volume: %v, want nil", err)
+	}
+}
+
+func TestExpandVolume(t *testing.T) {
+	tests := []struct {
+		name   string
+		status string
+		fail   bool
+		wantMV string
+		want   error
+	}{
+		{name: "offline", status: StatusAvailable, wantMV: "volume 3.0"},
+		{name: "online", status: StatusInUse, wantMV: "volume 3.42"},
+		{name: "backend fails", status: StatusAvailable, fail: true, wantMV: "volume 3.0", want: ErrBackend},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFakeOpenStack(t)
+			f.do(func() { f.transitionPolls = 0 })
+			c := f.client(t)
+			ctx := context.Background()
+			v, err := c.CreateVolume(ctx, CreateVolumeOpts{Name: "grow", SizeGiB: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.do(func() { f.volumes[v.ID]["status"] = tc.status })
+			if tc.fail {
+				f.do(func() { f.volumes[v.ID]["metadata"] = map[string]any{"fail": "extend"} })
+			}
+			f.do(func() { f.transitionPolls = 2 })
+			got, err := c.ExpandVolume(ctx, v.ID, 5)
+			if !errors.Is(err, tc.want) || (tc.want == nil && err != nil) {
+				t.Fatalf("ExpandVolume: %v, want %v", err, tc.want)
+			}
+			for _, r := range f.recordedRequests() {
+				if strings.HasSuffix(r.Path, "/action") && r.Microversion != tc.wantMV {
+					t.Errorf("extend sent microversion %q, want %q", r.Microversion, tc.wantMV)
+				}
+			}
+			if tc.want != nil {
+				if !strings.Contains(err.Error(), StatusErrorExtending) {
+					t.Errorf("error %q does not name error_extending", err)
+				}
+				return
+			}
+			if got.SizeGiB != 5 || got.Status != tc.status {
+				t.Errorf("after expand: %d GiB, %s", got.SizeGiB, got.Status)
+			}
+			// A retry is a no-op.
+			before := f.calls("POST", "/action")
+			if _, err := c.ExpandVolume(ctx, v.ID, 5); err != nil || f.calls("POST", "/action") != before {
+				t.Errorf("repeated expand: %v, %d new requests", err, f.calls("POST", "/action")-before)
+			}
+		})
+	}
+}
+
+func TestRetypeVolume(t *testing.T) {
+	tests := []struct {
+		name    string
+		newType string
+		want    error
+	}{
+		{name: "retyped", newType: "slow"},
+		{name: "no valid host", newType: "no-valid-host", want: ErrBackend},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFakeOpenStack(t)
+			f.do(func() { f.transitionPolls = 0 })
+			c := f.client(t)
+			ctx := context.Background()
+			v, err := c.CreateVolume(ctx, CreateVolumeOpts{Name: "rt", SizeGiB: 1, VolumeType: "fast"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.do(func() { f.transitionPolls = 2 })
+			got, err := c.RetypeVolume(ctx, v.ID, tc.newType)
+			if !errors.Is(err, tc.want) || (tc.want == nil && err != nil) {
+				t.Fatalf("RetypeVolume: %v, want %v", err, tc.want)
+			}
+			if tc.want == nil && (got.VolumeType != tc.newType || got.Status != StatusAvailable) {
+				t.Errorf("after retype: %q, %s", got.VolumeType, got.Status)
+			}
+		})
+	}
+}
