@@ -25,13 +25,10 @@ func (d *Driver) NodePublishVolume(ctx context.Context, req *csi.NodePublishVolu
 	source := a.stagingPath
 	var flags []string
 	if a.cap.block {
-		loc, err := d.locator(a.pc)
-		if err != nil {
+		// Connecting is idempotent: it finds the device NodeStageVolume connected.
+		var err error
+		if source, err = d.connect(ctx, a.volumeID, a.pc); err != nil {
 			return nil, err
-		}
-		// Connect is idempotent: it finds the device NodeStageVolume connected.
-		if source, err = loc.Connect(ctx, a.volumeID, a.pc); err != nil {
-			return nil, toStatus(err, "finding the device of volume %s", a.volumeID)
 		}
 	} else {
 		mounted, err := d.deps.Mounter.IsMountPoint(a.stagingPath)

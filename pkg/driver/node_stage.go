@@ -2,6 +2,7 @@ package driver
 
 import (
 	"context"
+	"time"
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
 	"k8s.io/klog/v2"
@@ -10,6 +11,28 @@ import (
 )
 
 const defaultFSType = "ext4"
+
+// deviceWait bounds the wait for a device when the CO sent no deadline: a disk that
+// has not appeared by then will not, and the CO retries the call anyway.
+const deviceWait = 2 * time.Minute
+
+// connect finds the volume's device, within the request's deadline or deviceWait.
+func (d *Driver) connect(ctx context.Context, volumeID string, pc map[string]string) (string, error) {
+	loc, err := d.locator(pc)
+	if err != nil {
+		return "", err
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, deviceWait)
+		defer cancel()
+	}
+	device, err := loc.Connect(ctx, volumeID, pc)
+	if err != nil {
+		return "", toStatus(err, "finding the device of volume %s", volumeID)
+	}
+	return device, nil
+}
 
 // locator picks the device locator for the attach path the controller used.
 func (d *Driver) locator(pc map[string]string) (mount.DeviceLocator, error) {
@@ -38,13 +61,9 @@ func (d *Driver) NodeStageVolume(ctx context.Context, req *csi.NodeStageVolumeRe
 	}
 	defer unlock()
 
-	loc, err := d.locator(a.pc)
+	device, err := d.connect(ctx, a.volumeID, a.pc)
 	if err != nil {
 		return nil, err
-	}
-	device, err := loc.Connect(ctx, a.volumeID, a.pc)
-	if err != nil {
-		return nil, toStatus(err, "finding the device of volume %s", a.volumeID)
 	}
 	if a.cap.block {
 		klog.InfoS("Staged block volume", "volumeID", a.volumeID, "device", device)
