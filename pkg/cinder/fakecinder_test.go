@@ -136,6 +136,12 @@ func (f *fakeOpenStack) volumeAction(w http.ResponseWriter, r *http.Request, id 
 			}
 			v["size"], v["status"] = newSize, prev
 		})
+	case body["os-reset_status"] != nil:
+		if dig(v, "metadata")["fail"] == "reset" {
+			f.writeError(w, http.StatusForbidden, "error_bad_request.json", "Policy doesn't allow volume_extension:volume_admin_actions:reset_status to be performed.")
+			return
+		}
+		v["status"] = dig(body, "os-reset_status")["status"]
 	case body["os-retype"] != nil:
 		req := dig(body, "os-retype")
 		newType := req["new_type"].(string)

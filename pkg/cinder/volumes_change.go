@@ -48,8 +48,12 @@ func (c *Client) ExpandVolume(ctx context.Context, id string, sizeGiB int) (*Vol
 	if last.SizeGiB < sizeGiB {
 		// error_extending, or a status reverted by a backend that refused (some only
 		// extend detached volumes): the user messages say which.
-		return nil, fmt.Errorf("%w: volume %s did not grow to %d GiB: it is %d GiB in status %q; Cinder's user messages for it (openstack volume message list) tell why",
-			ErrBackend, id, sizeGiB, last.SizeGiB, last.Status)
+		recovery := ""
+		if last.Status == StatusErrorExtending {
+			recovery = c.recoverFromFailedExtend(ctx, last, v.Status)
+		}
+		return nil, fmt.Errorf("%w: volume %s did not grow to %d GiB: it is %d GiB in status %q%s; Cinder's user messages for it (openstack volume message list) tell why",
+			ErrBackend, id, sizeGiB, last.SizeGiB, last.Status, recovery)
 	}
 	klog.V(2).InfoS("Volume expanded", "volumeID", id, "sizeGiB", last.SizeGiB)
 	return last, nil
@@ -94,4 +98,24 @@ func (c *Client) RetypeVolume(ctx context.Context, id, volumeType string) (*Volu
 	}
 	klog.V(2).InfoS("Volume retyped", "volumeID", id, "volumeType", volumeType)
 	return last, nil
+}
+
+// recoverFromFailedExtend puts a volume that a failed extension left in
+// error_extending back into the status it had, at its old size, so that it stays
+// usable: the data is untouched when a backend refuses to extend. Resetting a status
+// needs an admin role; without it the message says what an operator must run.
+func (c *Client) recoverFromFailedExtend(ctx context.Context, v *Volume, previous string) string {
+	if previous != StatusInUse {
+		previous = StatusAvailable
+	}
+	opts := volumes.ResetStatusOpts{Status: previous, AttachStatus: "detached"}
+	if previous == StatusInUse {
+		opts.AttachStatus = "attached"
+	}
+	if err := volumes.ResetStatus(ctx, c.cinder(mvCinderBase), v.ID, opts).ExtractErr(); err != nil {
+		klog.ErrorS(err, "Could not reset a volume left in error_extending", "volumeID", v.ID, "status", previous)
+		return fmt.Sprintf(" (resetting it to %q failed: %v; an admin can run: openstack volume set --state %s %s)", previous, mapError(err), previous, v.ID)
+	}
+	klog.InfoS("Reset a volume left in error_extending", "volumeID", v.ID, "status", previous, "sizeGiB", v.SizeGiB)
+	return fmt.Sprintf(" (the driver reset it to %q at %d GiB, its data untouched)", previous, v.SizeGiB)
 }

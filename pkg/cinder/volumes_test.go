@@ -211,8 +211,13 @@ func TestExpandVolume(t *testing.T) {
 				}
 			}
 			if tc.want != nil {
-				if !strings.Contains(err.Error(), StatusErrorExtending) {
-					t.Errorf("error %q does not name error_extending", err)
+				if !strings.Contains(err.Error(), StatusErrorExtending) || !strings.Contains(err.Error(), "reset it") {
+					t.Errorf("error %q does not name error_extending and the reset", err)
+				}
+				var st any
+				f.do(func() { st = f.volumes[v.ID]["status"] })
+				if st != tc.status {
+					t.Errorf("status after the failed extension = %v, want it reset to %s", st, tc.status)
 				}
 				return
 			}

@@ -4,6 +4,8 @@ import (
 	"context"
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"k8s.io/klog/v2"
 )
 
@@ -23,6 +25,10 @@ func (d *Driver) ControllerExpandVolume(ctx context.Context, req *csi.Controller
 		return nil, toStatus(err, "getting volume %s", a.volumeID)
 	}
 	if vol.SizeGiB < a.sizeGiB {
+		if len(vol.Attachments) > 0 && !d.opts.ExpandInUse {
+			return nil, status.Errorf(codes.FailedPrecondition, "volume %s is attached to %v and this cloud's backend cannot extend attached volumes (--expand-in-use=false): it is extended once detached",
+				a.volumeID, vol.Nodes())
+		}
 		if vol, err = d.deps.Cloud.ExpandVolume(ctx, a.volumeID, a.sizeGiB); err != nil {
 			return nil, toStatus(err, "expanding volume %s to %d GiB", a.volumeID, a.sizeGiB)
 		}

@@ -32,8 +32,13 @@ func (d *Driver) CreateSnapshot(ctx context.Context, req *csi.CreateSnapshotRequ
 		return nil, err
 	}
 	if snap == nil {
-		if _, err := d.deps.Cloud.GetVolume(ctx, a.volumeID); err != nil {
+		vol, err := d.deps.Cloud.GetVolume(ctx, a.volumeID)
+		if err != nil {
 			return nil, toStatus(err, "getting source volume %s", a.volumeID)
+		}
+		if len(vol.Attachments) > 0 && !d.opts.SnapshotInUse {
+			return nil, status.Errorf(codes.FailedPrecondition, "volume %s is attached to %v and this cloud's backend cannot snapshot or back up attached volumes (--snapshot-in-use=false): detach it first",
+				a.volumeID, vol.Nodes())
 		}
 		md := map[string]string{metaCSIName: a.name}
 		for k, v := range a.params.metadata {

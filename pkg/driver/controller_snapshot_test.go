@@ -144,3 +144,44 @@ func TestGetCapacity(t *testing.T) {
 		t.Fatalf("GetCapacity = %v, %v; want 9Gi", resp, err)
 	}
 }
+
+// A backend that cannot touch attached volumes gets a precise refusal before Cinder is
+// asked, so no volume is left in error_extending and no snapshot in error.
+func TestBackendLimitsForAttachedVolumes(t *testing.T) {
+	ctx := context.Background()
+	d, cloud := newTestController(t, fake.Options{})
+	d.opts.ExpandInUse, d.opts.SnapshotInUse = false, false
+	id := mustCreate(t, d, "attached")
+	if _, err := d.ControllerPublishVolume(ctx, &csi.ControllerPublishVolumeRequest{VolumeId: id, NodeId: testNode, VolumeCapability: mountCap()}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := d.ControllerExpandVolume(ctx, &csi.ControllerExpandVolumeRequest{VolumeId: id, CapacityRange: &csi.CapacityRange{RequiredBytes: 2 * gib}})
+	wantCode(t, err, codes.FailedPrecondition)
+	for _, params := range []map[string]string{nil, {"type": "backup"}} {
+		_, err = d.CreateSnapshot(ctx, &csi.CreateSnapshotRequest{Name: "s", SourceVolumeId: id, Parameters: params})
+		wantCode(t, err, codes.FailedPrecondition)
+	}
+	if cloud.Calls("ExpandVolume")+cloud.Calls("CreateSnapshot")+cloud.Calls("CreateBackup") != 0 {
+		t.Error("Cinder was asked anyway")
+	}
+	caps, _ := d.GetPluginCapabilities(ctx, &csi.GetPluginCapabilitiesRequest{})
+	found := false
+	for _, c := range caps.GetCapabilities() {
+		if c.GetVolumeExpansion().GetType() == csi.PluginCapability_VolumeExpansion_OFFLINE {
+			found = true
+		}
+	}
+	if !found {
+		t.Error("offline-only expansion is not advertised as OFFLINE")
+	}
+	// Detached, both work.
+	if _, err := d.ControllerUnpublishVolume(ctx, &csi.ControllerUnpublishVolumeRequest{VolumeId: id, NodeId: testNode}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.ControllerExpandVolume(ctx, &csi.ControllerExpandVolumeRequest{VolumeId: id, CapacityRange: &csi.CapacityRange{RequiredBytes: 2 * gib}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.CreateSnapshot(ctx, &csi.CreateSnapshotRequest{Name: "s", SourceVolumeId: id}); err != nil {
+		t.Fatal(err)
+	}
+}

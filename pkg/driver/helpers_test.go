@@ -21,11 +21,9 @@ func newTestController(t *testing.T, o fake.Options) (*Driver, *fake.Cloud) {
 		o.Latency = time.Millisecond
 	}
 	cloud := fake.New(o)
-	d, err := New(Options{
-		Endpoint: "unix:///tmp/unused.sock", Mode: ModeController, Attacher: AttacherCinder,
-		DriverName: DefaultDriverName, Cluster: "c1", WithTopology: true,
-		MetadataURL: "http://127.0.0.1:1", MetadataSearchOrder: "metadataService",
-	}, Deps{Cloud: cloud, Attacher: cloud.CinderAttacher(), MaxVolumesPerNode: 2})
+	opts := DefaultOptions()
+	opts.Mode, opts.Attacher, opts.Cluster = ModeController, AttacherCinder, "c1"
+	d, err := New(opts, Deps{Cloud: cloud, Attacher: cloud.CinderAttacher(), MaxVolumesPerNode: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,11 +132,9 @@ func (l *fakeLocator) Disconnect(_ context.Context, id string) error {
 func newTestNode(t *testing.T) (*Driver, *fakeMounter, *fakeLocator) {
 	t.Helper()
 	m, l := newFakeMounter(), &fakeLocator{connected: map[string]string{}}
-	d, err := New(Options{
-		Endpoint: "unix:///tmp/unused.sock", Mode: ModeNode, Attacher: AttacherCinder,
-		DriverName: DefaultDriverName, WithTopology: true,
-		MetadataURL: "http://127.0.0.1:1", MetadataSearchOrder: "metadataService",
-	}, Deps{Mounter: m, Locators: map[string]mount.DeviceLocator{mount.AttacherCinder: l},
+	opts := DefaultOptions()
+	opts.Mode, opts.Attacher = ModeNode, AttacherCinder
+	d, err := New(opts, Deps{Mounter: m, Locators: map[string]mount.DeviceLocator{mount.AttacherCinder: l},
 		Node: NodeIdentity{ID: testNode, Zone: "az1"}})
 	if err != nil {
 		t.Fatal(err)

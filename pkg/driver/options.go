@@ -50,7 +50,19 @@ type Options struct {
 	MetadataSearchOrder string
 	WithTopology        bool
 	NFSMountBase        string
-	ShowVersion         bool
+	// ExpandInUse and SnapshotInUse say what the storage backend can do to an attached
+	// volume. Some backends (Cinder's NFS driver among them) fail such operations and
+	// leave the volume in an error state, so the driver refuses them up front.
+	ExpandInUse   bool
+	SnapshotInUse bool
+	ShowVersion   bool
+}
+
+// DefaultOptions returns the options with every flag at its default.
+func DefaultOptions() Options {
+	var o Options
+	o.AddFlags(flag.NewFlagSet("defaults", flag.ContinueOnError))
+	return o
 }
 
 // AddFlags registers the options on fs with their defaults.
@@ -70,6 +82,8 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.MetadataSearchOrder, "metadata-search-order", "configDrive,metadataService", "where the node looks up its instance: configDrive, metadataService, comma separated")
 	fs.BoolVar(&o.WithTopology, "with-topology", true, "report and honour availability-zone topology")
 	fs.StringVar(&o.NFSMountBase, "nfs-mount-base", "", "where NFS shares of Cinder attachments are mounted on the node (default: the mount_point_base Cinder reports)")
+	fs.BoolVar(&o.ExpandInUse, "expand-in-use", true, "the backend can extend attached volumes; false makes expansion offline-only (the resizer waits until the volume is detached)")
+	fs.BoolVar(&o.SnapshotInUse, "snapshot-in-use", true, "the backend can snapshot and back up attached volumes; false refuses them with FailedPrecondition instead of letting Cinder fail")
 	fs.BoolVar(&o.ShowVersion, "version", false, "print the version and exit")
 }
 

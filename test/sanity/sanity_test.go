@@ -73,11 +73,9 @@ func TestSanity(t *testing.T) {
 	}
 	cloud := fake.New(fake.Options{Latency: 20 * time.Millisecond, FileDir: files})
 	sock := filepath.Join(dir, "csi.sock")
-	opts := driver.Options{
-		Endpoint: "unix://" + sock, Mode: driver.ModeAll, Attacher: driver.AttacherCinder,
-		DriverName: driver.DefaultDriverName, NodeID: nodeID, Cluster: "sanity", WithTopology: true,
-		MetadataURL: "http://127.0.0.1:1", MetadataSearchOrder: "metadataService",
-	}
+	opts := driver.DefaultOptions()
+	opts.Endpoint, opts.Mode, opts.Attacher = "unix://"+sock, driver.ModeAll, driver.AttacherCinder
+	opts.NodeID, opts.Cluster = nodeID, "sanity"
 	exe := utilexec.New()
 	d, err := driver.New(opts, driver.Deps{
 		Cloud: cloud, Attacher: cloud.CinderAttacher(), Mounter: mount.NewMounter(),
