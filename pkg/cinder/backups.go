@@ -3,6 +3,7 @@ package cinder
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/gophercloud/gophercloud/v2"
 	"github.com/gophercloud/gophercloud/v2/openstack/blockstorage/v3/backups"
@@ -12,21 +13,30 @@ import (
 // CreateBackup implements Cloud. Force backs up an in-use volume (crash-consistent);
 // a full backup keeps every backup independent, so any one can be deleted.
 func (c *Client) CreateBackup(ctx context.Context, name, volumeID string, metadata map[string]string) (*Snapshot, error) {
-	created, err := backups.Create(ctx, c.cinder(mvBackupMetadata), backups.CreateOpts{
-		VolumeID:    volumeID,
-		Name:        name,
-		Force:       true,
-		Incremental: false,
-		Metadata:    metadata,
-	}).Extract()
+	id, err := c.createOnce(ctx, "backup "+name, func(ctx context.Context) (string, error) {
+		created, err := backups.Create(ctx, c.cinder(mvBackupMetadata), backups.CreateOpts{
+			VolumeID:    volumeID,
+			Name:        name,
+			Force:       true,
+			Incremental: false,
+			Metadata:    metadata,
+		}).Extract()
+		if err != nil {
+			return "", mapError(err)
+		}
+		return created.ID, nil
+	}, func(ctx context.Context) (string, error) {
+		found, _, err := c.ListBackups(ctx, SnapshotListOpts{Name: name, VolumeID: volumeID})
+		return newest(found, func(s Snapshot) time.Time { return s.CreatedAt }, func(s Snapshot) string { return s.ID }), err
+	})
 	if err != nil {
-		return nil, fmt.Errorf("create backup %q of volume %s: %w", name, volumeID, mapError(err))
+		return nil, fmt.Errorf("create backup %q of volume %s: %w", name, volumeID, err)
 	}
 	// Cinder answers a create with the ID and name only; read the rest.
-	b, err := c.GetBackup(ctx, created.ID)
+	b, err := c.GetBackup(ctx, id)
 	if err != nil {
-		klog.V(4).InfoS("Could not read a backup just created; returning what is known", "snapshotID", created.ID, "err", err)
-		return &Snapshot{ID: created.ID, Name: name, VolumeID: volumeID, Status: StatusCreating, Metadata: metadata, IsBackup: true}, nil
+		klog.V(4).InfoS("Could not read a backup just created; returning what is known", "snapshotID", id, "err", err)
+		return &Snapshot{ID: id, Name: name, VolumeID: volumeID, Status: StatusCreating, Metadata: metadata, IsBackup: true}, nil
 	}
 	return b, nil
 }

@@ -61,6 +61,9 @@ type injection struct {
 	fixture              string
 	header               map[string]string
 	times                int
+	// after makes the fake do the request first and fail the answer, as a proxy
+	// timing out on a create that did happen.
+	after bool
 }
 
 const testProject = "8c2d3e4f5a6b4c7d8e9f0a1b2c3d4e5f"
@@ -102,7 +105,15 @@ func (f *fakeOpenStack) volumeField(id, key string) any {
 func (f *fakeOpenStack) inject(method, pathContains string, status int, fixture string, times int, header map[string]string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.injections = append(f.injections, &injection{method, pathContains, status, fixture, header, times})
+	f.injections = append(f.injections, &injection{method: method, pathContains: pathContains, status: status, fixture: fixture, header: header, times: times})
+}
+
+// injectAfter fails the answer of the next times matching requests after doing them.
+func (f *fakeOpenStack) injectAfter(method, pathContains string, status int, times int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.injections = append(f.injections, &injection{method: method, pathContains: pathContains, status: status,
+		fixture: "error_unavailable.json", times: times, after: true})
 }
 
 // calls counts the recorded requests with method whose path contains s.
@@ -138,6 +149,9 @@ func (f *fakeOpenStack) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	for _, inj := range f.injections {
 		if inj.times > 0 && inj.method == r.Method && strings.Contains(r.URL.Path, inj.pathContains) {
 			inj.times--
+			if inj.after {
+				f.handle(httptest.NewRecorder(), r, body)
+			}
 			for k, v := range inj.header {
 				w.Header().Set(k, v)
 			}
@@ -145,7 +159,10 @@ func (f *fakeOpenStack) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	f.handle(w, r, body)
+}
 
+func (f *fakeOpenStack) handle(w http.ResponseWriter, r *http.Request, body map[string]any) {
 	path := r.URL.Path
 	switch {
 	case path == "/identity/v3/auth/tokens" && r.Method == http.MethodPost:

@@ -3,6 +3,7 @@ package cinder
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/gophercloud/gophercloud/v2/openstack/blockstorage/v3/limits"
 	"github.com/gophercloud/gophercloud/v2/openstack/blockstorage/v3/snapshots"
@@ -11,16 +12,25 @@ import (
 // CreateSnapshot implements Cloud. Force lets Cinder snapshot an in-use volume,
 // which is the normal case for a CSI snapshot; the data is crash-consistent.
 func (c *Client) CreateSnapshot(ctx context.Context, name, volumeID string, metadata map[string]string) (*Snapshot, error) {
-	s, err := snapshots.Create(ctx, c.cinder(mvCinderBase), snapshots.CreateOpts{
-		VolumeID: volumeID,
-		Name:     name,
-		Force:    true,
-		Metadata: metadata,
-	}).Extract()
+	id, err := c.createOnce(ctx, "snapshot "+name, func(ctx context.Context) (string, error) {
+		s, err := snapshots.Create(ctx, c.cinder(mvCinderBase), snapshots.CreateOpts{
+			VolumeID: volumeID,
+			Name:     name,
+			Force:    true,
+			Metadata: metadata,
+		}).Extract()
+		if err != nil {
+			return "", mapError(err)
+		}
+		return s.ID, nil
+	}, func(ctx context.Context) (string, error) {
+		found, _, err := c.ListSnapshots(ctx, SnapshotListOpts{Name: name, VolumeID: volumeID})
+		return newest(found, func(s Snapshot) time.Time { return s.CreatedAt }, func(s Snapshot) string { return s.ID }), err
+	})
 	if err != nil {
-		return nil, fmt.Errorf("create snapshot %q of volume %s: %w", name, volumeID, mapError(err))
+		return nil, fmt.Errorf("create snapshot %q of volume %s: %w", name, volumeID, err)
 	}
-	return snapshotFrom(s), nil
+	return c.GetSnapshot(ctx, id)
 }
 
 // GetSnapshot implements Cloud.

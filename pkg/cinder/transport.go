@@ -18,8 +18,8 @@ import (
 // retryTransport retries idempotent requests (GET, HEAD, DELETE) that failed for
 // reasons that usually pass: 502/503/504 from a proxy or an API restarting, 429
 // rate limiting (after Retry-After), and dropped connections. POST and PUT are
-// never retried here: a create that timed out may have happened, and only the
-// caller knows how to check (for example by listing volumes by name).
+// retried here only after a 429: a create that failed otherwise may have happened,
+// and only the caller knows how to check (createOnce lists by name).
 type retryTransport struct {
 	next      http.RoundTripper
 	maxTries  int
@@ -32,13 +32,13 @@ func newRetryTransport(next http.RoundTripper) *retryTransport {
 }
 
 func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if !idempotent(req.Method) {
-		return t.next.RoundTrip(req)
-	}
 	delay := t.baseDelay
 	for try := 1; ; try++ {
 		resp, err := t.next.RoundTrip(req)
-		if try >= t.maxTries || !retryable(resp, err) || req.Context().Err() != nil {
+		// A 429 means the request was turned away unprocessed, so even a POST may be
+		// sent again; other failures of a POST may hide a create that happened.
+		resend := idempotent(req.Method) || statusOf(resp) == http.StatusTooManyRequests
+		if try >= t.maxTries || !resend || !retryable(resp, err) || req.Context().Err() != nil {
 			return resp, err
 		}
 		wait := delay

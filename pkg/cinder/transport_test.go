@@ -41,12 +41,29 @@ func TestRetryIdempotentRequests(t *testing.T) {
 			call: func(c *Client) error { return c.DeleteSnapshot(context.Background(), "s-1") }, // 404 after: not an error
 		},
 		{
-			name: "POST 503 is not retried", method: "POST", path: "/volumes", status: 503, failures: 1, wantCalls: 1,
+			// The transport does not resend a POST; the create's own retry checks by
+			// name that nothing was made, then sends it once more.
+			name: "POST 503 before the create", method: "POST", path: "/volumes", status: 503, failures: 1, wantCalls: 2,
+			call: func(c *Client) error {
+				_, err := c.CreateVolume(context.Background(), CreateVolumeOpts{Name: "x", SizeGiB: 1})
+				return err
+			},
+		},
+		{
+			name: "POST 503 past the create retries", method: "POST", path: "/volumes", status: 503, failures: 10, wantCalls: createTries,
 			call: func(c *Client) error {
 				_, err := c.CreateVolume(context.Background(), CreateVolumeOpts{Name: "x", SizeGiB: 1})
 				return err
 			},
 			want: ErrUnavailable,
+		},
+		{
+			name: "POST 429 with Retry-After is resent", method: "POST", path: "/volumes", status: 429, failures: 2, wantCalls: 3,
+			header: map[string]string{"Retry-After": "0"},
+			call: func(c *Client) error {
+				_, err := c.CreateVolume(context.Background(), CreateVolumeOpts{Name: "y", SizeGiB: 1})
+				return err
+			},
 		},
 		{
 			name: "GET 400 is not retried", method: "GET", path: "/limits", status: 400, failures: 1, wantCalls: 1,
@@ -120,5 +137,34 @@ func TestRetryAfter(t *testing.T) {
 		if got != tc.want || ok != tc.ok {
 			t.Errorf("retryAfter(%q) = %v, %v; want %v, %v", tc.in, got, ok, tc.want, tc.ok)
 		}
+	}
+}
+
+// TestCreateAfterLostAnswerMakesNoDuplicate: Cinder made the volume (or snapshot, or
+// backup) but the answer was lost; the retry adopts it instead of creating another.
+func TestCreateAfterLostAnswerMakesNoDuplicate(t *testing.T) {
+	ctx := context.Background()
+	f := newFakeOpenStack(t)
+	c := f.client(t)
+	f.injectAfter("POST", "/volumes", http.StatusInternalServerError, 1)
+	v, err := c.CreateVolume(ctx, CreateVolumeOpts{Name: "pvc-lost", SizeGiB: 1})
+	if err != nil {
+		t.Fatalf("CreateVolume: %v", err)
+	}
+	found, _ := c.FindVolumesByName(ctx, "pvc-lost")
+	if len(found) != 1 || found[0].ID != v.ID {
+		t.Fatalf("volumes named pvc-lost: %+v; want exactly the one returned (%s)", found, v.ID)
+	}
+	if n := f.calls("POST", "/volumes"); n != 1 {
+		t.Errorf("%d volume POSTs, want 1", n)
+	}
+	f.injectAfter("POST", "/snapshots", http.StatusBadGateway, 1)
+	s, err := c.CreateSnapshot(ctx, "snap-lost", v.ID, nil)
+	if err != nil {
+		t.Fatalf("CreateSnapshot: %v", err)
+	}
+	snaps, _, _ := c.ListSnapshots(ctx, SnapshotListOpts{Name: "snap-lost"})
+	if len(snaps) != 1 || snaps[0].ID != s.ID {
+		t.Fatalf("snapshots named snap-lost: %+v; want exactly %s", snaps, s.ID)
 	}
 }

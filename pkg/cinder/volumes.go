@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/gophercloud/gophercloud/v2/openstack/blockstorage/v3/volumes"
 	"k8s.io/klog/v2"
@@ -16,21 +17,32 @@ func (c *Client) CreateVolume(ctx context.Context, opts CreateVolumeOpts) (*Volu
 	if opts.BackupID != "" {
 		mv = mvVolumeFromBackup
 	}
-	created, err := volumes.Create(ctx, c.cinder(mv), volumes.CreateOpts{
-		Name:             opts.Name,
-		Size:             opts.SizeGiB,
-		VolumeType:       opts.VolumeType,
-		AvailabilityZone: opts.AvailabilityZone,
-		SnapshotID:       opts.SnapshotID,
-		SourceVolID:      opts.SourceVolID,
-		BackupID:         opts.BackupID,
-		Metadata:         opts.Metadata,
-	}, nil).Extract()
+	id, err := c.createOnce(ctx, "volume "+opts.Name, func(ctx context.Context) (string, error) {
+		created, err := volumes.Create(ctx, c.cinder(mv), volumes.CreateOpts{
+			Name:             opts.Name,
+			Size:             opts.SizeGiB,
+			VolumeType:       opts.VolumeType,
+			AvailabilityZone: opts.AvailabilityZone,
+			SnapshotID:       opts.SnapshotID,
+			SourceVolID:      opts.SourceVolID,
+			BackupID:         opts.BackupID,
+			Metadata:         opts.Metadata,
+		}, nil).Extract()
+		if err != nil {
+			return "", mapError(err)
+		}
+		return created.ID, nil
+	}, func(ctx context.Context) (string, error) {
+		found, err := c.FindVolumesByName(ctx, opts.Name)
+		if err != nil {
+			return "", err
+		}
+		return newest(found, func(v Volume) time.Time { return v.CreatedAt }, func(v Volume) string { return v.ID }), nil
+	})
 	if err != nil {
-		return nil, fmt.Errorf("create volume %q: %w", opts.Name, mapError(err))
+		return nil, fmt.Errorf("create volume %q: %w", opts.Name, err)
 	}
-	id := created.ID
-	klog.V(4).InfoS("Cinder accepted the volume, waiting until it is available", "volumeID", id, "name", opts.Name, "status", created.Status)
+	klog.V(4).InfoS("Cinder accepted the volume, waiting until it is available", "volumeID", id, "name", opts.Name)
 
 	var vol *Volume
 	err = c.waitFor(ctx, "volume "+id+" to become available", func(ctx context.Context) (bool, string, error) {
