@@ -57,3 +57,12 @@ bench:
 
 clean:
 	rm -rf $(BIN)
+
+## cinder-up / cinder-down: a real Cinder + Keystone on 127.0.0.1 for integration
+## tests (not part of `make test`); see test/cinder/README.md.
+.PHONY: cinder-up cinder-down
+cinder-up:
+	bash test/cinder/up.sh
+
+cinder-down:
+	bash test/cinder/down.sh

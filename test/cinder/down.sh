@@ -27,17 +27,22 @@ fi
 BASE=$(realpath "$BASE")
 
 # stop NAME: SIGTERM the recorded PID, wait up to 15 s for it and its
-# descendants, then SIGKILL whatever is left of that tree.
+# descendants, then SIGKILL whatever is left of that tree. If the recorded
+# process itself crashed, its orphans (same session) get the same treatment.
 stop() {
   local name=$1 pid f="$BASE/run/$1.pid"
   [[ -f $f ]] || return 0
-  if ! pid=$(pid_of "$name"); then
-    rm -f "$f"; return 0            # already gone (or the PID was recycled)
-  fi
   local t tree left p i
   t=$(now)
-  mapfile -t tree < <(echo "$pid"; descendants "$pid")
-  kill -TERM "$pid" 2>/dev/null
+  if pid=$(pid_of "$name"); then
+    mapfile -t tree < <({ echo "$pid"; descendants "$pid"; session_members "$name"; } | awk '!seen[$0]++')
+    kill -TERM "$pid" 2>/dev/null
+  else
+    mapfile -t tree < <(session_members "$name")
+    if ((${#tree[@]} == 0)); then rm -f "$f"; return 0; fi   # nothing left of it
+    pid="$(<"$f") (gone; orphans ${tree[*]})"
+    kill -TERM "${tree[@]}" 2>/dev/null
+  fi
   for i in $(seq 60); do
     left=()
     for p in "${tree[@]}"; do kill -0 "$p" 2>/dev/null && left+=("$p"); done

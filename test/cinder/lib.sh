@@ -70,6 +70,19 @@ descendants() {
   done
 }
 
+# session_members NAME: live processes in the session up.sh gave NAME (every
+# service is started with setsid, so its session id is the recorded PID) whose
+# command line has NAME's word. Finds the orphans of a leader that crashed.
+session_members() {
+  local f="$BASE/run/$1.pid" sid p
+  [[ -f $f ]] || return 0
+  sid=$(<"$f")
+  [[ $sid =~ ^[0-9]+$ ]] || return 0
+  for p in $(ps -e -o pid= -o sid= | awk -v s="$sid" '$2==s{print $1}'); do
+    tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q -- "${PROC_WORD[$1]:-$1}" && echo "$p"
+  done
+}
+
 # memory_of_all: "RSS PSS" in MiB of every recorded process and its descendants.
 memory_of_all() {
   local f pid p rss=0 pss=0 v
@@ -87,5 +100,7 @@ memory_of_all() {
 # with_lock: one up.sh/down.sh at a time per state dir.
 with_lock() {
   exec 9>"${BASE%/}.lock"
-  flock -w 600 9 || { echo "another up.sh/down.sh holds ${BASE%/}.lock" >&2; exit 1; }
+  flock -n 9 && return
+  echo "waiting for another up.sh/down.sh (lock ${BASE%/}.lock)" >&2
+  flock -w 900 9 || { echo "gave up waiting for ${BASE%/}.lock" >&2; exit 1; }
 }

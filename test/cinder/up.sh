@@ -37,7 +37,7 @@ KS_URL=http://127.0.0.1:$KEYSTONE_PORT/v3
 # start NAME CMD...: run CMD in its own session, output to log/NAME.out, PID to run/NAME.pid.
 start() {
   local name=$1; shift
-  setsid "$@" >>"$LOG/$name.out" 2>&1 </dev/null &
+  setsid "$@" >>"$LOG/$name.out" 2>&1 </dev/null 9>&- &   # 9: our lock, not theirs
   echo $! >"$RUN/$name.pid"
   STARTED+=("$name")
 }
@@ -146,7 +146,7 @@ PACKAGES=(
   dmidecode   # os-brick's connector probe (cinder-backup) crashes without it
 )
 mkdir -p "$LOG"
-rm -f "$LOG"/*.log "$LOG"/*.out "$LOG"/timings.txt
+find "$LOG" -maxdepth 1 -type f ! -name apt.log -delete   # a cold start begins a fresh log set
 rm -rf "$LOG"/keystone "$LOG"/rabbitmq
 INSTALL_SECS=0
 missing=()
@@ -412,7 +412,11 @@ def connect(user, password, project):
                              project_domain_name='Default', region_name=e['REGION'],
                              identity_api_version='3')
 idn = connect('admin', e['ADMIN_PASSWORD'], 'admin').identity
-role = lambda n: idn.find_role(n) or idn.create_role(name=n)
+roles = {r.name: r for r in idn.roles()}   # one list instead of a 404 + a search per name
+def role(name):
+    if name not in roles:
+        roles[name] = idn.create_role(name=name)
+    return roles[name]
 # The service user cinder-api validates tokens with.
 service = idn.create_project(name='service', domain_id='default')
 cinder = idn.create_user(name='cinder', password=e['SERVICE_PASSWORD'], domain_id='default',
@@ -500,7 +504,6 @@ clouds:
       username: $TEST_USER
       password: "$USER_PASSWORD"
       project_name: $TEST_PROJECT
-      project_id: $PROJECT_ID
       user_domain_name: Default
       project_domain_name: Default
     region_name: $REGION
