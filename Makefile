@@ -11,7 +11,7 @@ BIN := $(CURDIR)/bin
 # Short fuzz runs inside make test; run `make fuzz FUZZTIME=5m` for a longer hunt.
 FUZZTIME ?= 5s
 # Debian packages the node code and its real-mount tests use.
-NODE_PKGS := util-linux e2fsprogs xfsprogs btrfs-progs udev mount
+NODE_PKGS := util-linux e2fsprogs xfsprogs btrfs-progs udev mount qemu-utils qemu-system-common
 
 .PHONY: all build test unit sanity fuzz bench deps lint clean
 

@@ -15,31 +15,40 @@ import (
 )
 
 // buildDeps builds the collaborators the mode needs. The node plugin needs no cloud
-// credentials: a cloud config is read only for its [BlockStorage] settings.
+// credentials unless it serves inline ephemeral volumes (--ephemeral): otherwise a
+// cloud config is read only for its [BlockStorage] settings.
 func buildDeps(ctx context.Context, opts driver.Options) (driver.Deps, error) {
 	deps := driver.Deps{Version: version, MaxVolumesPerNode: opts.MaxVolumesPerNode}
+	nodeCloud := opts.Mode != driver.ModeController && opts.Ephemeral
 	var cfg *cinder.Config
-	if opts.Mode != driver.ModeNode || opts.CloudConfig != "" {
+	if opts.Mode != driver.ModeNode || nodeCloud || opts.CloudConfig != "" {
 		var err error
 		if cfg, err = cinder.LoadConfig(opts.CloudConfig, opts.CloudName); err != nil {
+			if opts.Mode == driver.ModeNode && nodeCloud {
+				return deps, fmt.Errorf("loading cloud config (--ephemeral needs credentials on the node, or drop --ephemeral): %w", err)
+			}
 			return deps, fmt.Errorf("loading cloud config: %w", err)
 		}
 		if deps.MaxVolumesPerNode == 0 {
 			deps.MaxVolumesPerNode = cfg.NodeVolumeAttachLimit
 		}
 	}
-	if opts.Mode != driver.ModeNode {
+	if opts.Mode != driver.ModeNode || nodeCloud {
 		actx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 		defer cancel()
 		client, err := cinder.NewClient(actx, cfg, cinder.ClientOptions{UserAgent: "cinder-csi-driver/" + version})
 		if err != nil {
 			return deps, fmt.Errorf("connecting to OpenStack (%s): %w", cfg.Source, err)
 		}
-		deps.Cloud = client
+		attacher := client.CinderAttacher()
 		if opts.Attacher == driver.AttacherNova {
-			deps.Attacher = client.NovaAttacher()
-		} else {
-			deps.Attacher = client.CinderAttacher()
+			attacher = client.NovaAttacher()
+		}
+		if opts.Mode != driver.ModeNode {
+			deps.Cloud, deps.Attacher = client, attacher
+		}
+		if nodeCloud {
+			deps.NodeCloud, deps.NodeAttacher = client, attacher
 		}
 	}
 	if opts.Mode != driver.ModeController {
@@ -49,8 +58,10 @@ func buildDeps(ctx context.Context, opts driver.Options) (driver.Deps, error) {
 		deps.Locators = map[string]mount.DeviceLocator{
 			mount.AttacherNova: mount.NewNovaLocator(mount.DefaultDevDir, mount.UdevadmTrigger(exec)),
 			mount.AttacherCinder: mount.NewCinderLocator(map[string]mount.Connector{
-				mount.DriverVolumeTypeFile: mount.NewFileConnector(loop),
-				mount.DriverVolumeTypeNFS:  mount.NewNFSConnector(loop, opts.NFSMountBase),
+				mount.DriverVolumeTypeFile:  mount.NewFileConnector(loop),
+				mount.DriverVolumeTypeNFS:   mount.NewNFSConnector(loop, opts.NFSMountBase),
+				mount.DriverVolumeTypeISCSI: mount.NewISCSIConnector(exec, mount.DefaultStateDir),
+				mount.DriverVolumeTypeRBD:   mount.NewRBDConnector(exec),
 			}),
 		}
 		node, err := nodeIdentity(ctx, opts, cfg)

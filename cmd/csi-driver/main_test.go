@@ -27,6 +27,11 @@ func TestStartupFailures(t *testing.T) {
 			o.Mode, o.CloudConfig = driver.ModeController, filepath.Join(dir, "nope.yaml")
 		}, "nope.yaml"},
 		{"incomplete cloud.conf", func(o *driver.Options) { o.Mode, o.CloudConfig = driver.ModeController, badINI }, "auth-url"},
+		{"ephemeral node without credentials", func(o *driver.Options) {
+			o.Mode, o.Attacher, o.NodeID, o.Ephemeral = driver.ModeNode, driver.AttacherCinder, "worker-1", true
+			o.CloudConfig = filepath.Join(dir, "nope.yaml")
+		}, "--ephemeral needs credentials on the node"},
+		{"ephemeral on a controller", func(o *driver.Options) { o.Mode, o.Ephemeral = driver.ModeController, true }, "drop it with --mode controller"},
 		{"node without identity", func(o *driver.Options) {
 			o.Mode, o.Attacher, o.MetadataURL, o.MetadataSearchOrder = driver.ModeNode, driver.AttacherCinder, "http://127.0.0.1:1", "metadataService"
 		}, "--node-id"},

@@ -209,8 +209,9 @@ func (o attachmentCreateOpts) ToAttachmentCreateMap() (map[string]any, error) {
 }
 
 // createOpts describes the node to Cinder as os-brick would. host is what the
-// volume's attachment later shows as host_name, and so how the node's attachment
-// is recognised; the rest only matters to backends that export per initiator.
+// volume's attachment later shows as host_name (to admins), and the mountpoint,
+// shown to every user as the attachment's device, names the node too (see
+// csiMountpoint); the rest only matters to backends that export per initiator.
 func (a *cinderAttacher) createOpts(volumeID, node string) attachmentCreateOpts {
 	return attachmentCreateOpts{volumeID: volumeID, connector: map[string]any{
 		"host":            node,
@@ -220,7 +221,7 @@ func (a *cinderAttacher) createOpts(volumeID, node string) attachmentCreateOpts 
 		"os_type":         "linux",
 		"multipath":       false,
 		"do_local_attach": false,
-		"mountpoint":      "/dev/csi-" + volumeID,
+		"mountpoint":      csiMountpoint + node,
 	}}
 }
 

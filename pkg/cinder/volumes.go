@@ -161,9 +161,27 @@ func volumeFrom(v *volumes.Volume) *Volume {
 		out.Attachments = append(out.Attachments, VolumeAttachment{
 			AttachmentID: a.AttachmentID,
 			ServerID:     a.ServerID,
-			HostName:     a.HostName,
+			HostName:     attachedHost(a.ServerID, a.HostName, a.Device),
 			Device:       a.Device,
 		})
 	}
 	return out
+}
+
+// csiMountpoint prefixes the connector mountpoint the Cinder attacher sends, followed
+// by the node ID. Cinder shows an attachment's host_name to admins only, but its
+// device (the mountpoint) to every user, so this is how a project member's driver
+// recognises its own nodes' attachments.
+const csiMountpoint = "/csi-node/"
+
+// attachedHost returns the host of an attachment made without Nova: host_name when
+// Cinder shows it, else the node named in the mountpoint the driver sent.
+func attachedHost(serverID, hostName, device string) string {
+	if serverID != "" || hostName != "" {
+		return hostName
+	}
+	if strings.HasPrefix(device, csiMountpoint) {
+		return strings.TrimPrefix(device, csiMountpoint)
+	}
+	return ""
 }

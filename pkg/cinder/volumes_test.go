@@ -263,3 +263,19 @@ func TestRetypeVolume(t *testing.T) {
 		})
 	}
 }
+
+// Cinder shows host_name to admins only; a member's driver finds its node in the
+// device (the mountpoint it sent).
+func TestAttachedHost(t *testing.T) {
+	for _, tc := range []struct{ server, host, device, want string }{
+		{"", "node-a", "/csi-node/node-a", "node-a"},
+		{"", "", "/csi-node/node-a", "node-a"},
+		{"", "", "/dev/vdb", ""},
+		{"2b7a6c44-1c52-4a4e-9d7e-6a3c0f5b8e11", "compute-1", "/dev/vdb", "compute-1"},
+		{"2b7a6c44-1c52-4a4e-9d7e-6a3c0f5b8e11", "", "/csi-node/x", ""},
+	} {
+		if got := attachedHost(tc.server, tc.host, tc.device); got != tc.want {
+			t.Errorf("attachedHost(%q, %q, %q) = %q, want %q", tc.server, tc.host, tc.device, got, tc.want)
+		}
+	}
+}

@@ -25,7 +25,7 @@ type NodeIdentity struct {
 }
 
 // Deps are the driver's collaborators. Controller mode needs Cloud and Attacher; node
-// mode needs Mounter, Locators and Node.
+// mode needs Mounter, Locators and Node, and with --ephemeral NodeCloud and NodeAttacher.
 type Deps struct {
 	Cloud    cinder.Cloud
 	Attacher cinder.Attacher
@@ -36,6 +36,11 @@ type Deps struct {
 	// MaxVolumesPerNode is the resolved attach limit (flag, cloud.conf or default).
 	MaxVolumesPerNode int
 	Version           string
+	// NodeCloud and NodeAttacher let the node plugin create, attach and delete inline
+	// ephemeral volumes. They are set only with --ephemeral: without it the node holds
+	// no cloud credentials.
+	NodeCloud    cinder.Cloud
+	NodeAttacher cinder.Attacher
 }
 
 // Driver serves the CSI services.
@@ -65,6 +70,9 @@ func New(opts Options, deps Deps) (*Driver, error) {
 		if deps.Node.ID == "" {
 			return nil, errors.New("node mode needs a node ID: pass --node-id or make the metadata service or config drive reachable")
 		}
+		if opts.Ephemeral && (deps.NodeCloud == nil || deps.NodeAttacher == nil) {
+			return nil, errors.New("--ephemeral needs a cloud client on the node: give the node plugin credentials (--cloud-config), or drop --ephemeral")
+		}
 	}
 	if deps.MaxVolumesPerNode <= 0 {
 		deps.MaxVolumesPerNode = DefaultMaxVolumesPerNode
@@ -78,6 +86,7 @@ func (d *Driver) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	d.collectEphemeralAtStart(ctx)
 	if network == "unix" {
 		if err := os.Remove(addr); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("removing stale socket %s: %w", addr, err)

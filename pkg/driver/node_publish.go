@@ -10,8 +10,12 @@ import (
 )
 
 // NodePublishVolume bind-mounts the staged filesystem (or, for raw block, the device
-// file) at the pod's target path, read-only when asked.
+// file) at the pod's target path, read-only when asked. Inline ephemeral volumes, when
+// enabled, are created and mounted by publishEphemeral instead.
 func (d *Driver) NodePublishVolume(ctx context.Context, req *csi.NodePublishVolumeRequest) (*csi.NodePublishVolumeResponse, error) {
+	if d.ephemeralEnabled() && isEphemeralRequest(req.GetVolumeContext()) {
+		return d.publishEphemeral(ctx, req)
+	}
 	a, err := validateNodePublish(req)
 	if err != nil {
 		return nil, err
@@ -51,7 +55,11 @@ func (d *Driver) NodePublishVolume(ctx context.Context, req *csi.NodePublishVolu
 }
 
 // NodeUnpublishVolume unmounts and removes the target path; an absent one is success.
+// An inline ephemeral volume (a kubelet handle, not a Cinder UUID) is also deleted.
 func (d *Driver) NodeUnpublishVolume(ctx context.Context, req *csi.NodeUnpublishVolumeRequest) (*csi.NodeUnpublishVolumeResponse, error) {
+	if d.ephemeralEnabled() && isEphemeralHandle(req.GetVolumeId()) {
+		return d.unpublishEphemeral(ctx, req)
+	}
 	id, target, err := validateNodeUnpublish(req)
 	if err != nil {
 		return nil, err

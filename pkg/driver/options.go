@@ -56,6 +56,14 @@ type Options struct {
 	ExpandInUse   bool
 	SnapshotInUse bool
 	ShowVersion   bool
+	// Ephemeral serves CSI inline ephemeral volumes from the node plugin, which then
+	// needs cloud credentials (see docs/ephemeral.md); the caps bound what a pod spec
+	// can make the node create.
+	Ephemeral           bool
+	EphemeralMaxSizeGiB int
+	EphemeralMaxPerNode int
+	// StateDir holds the node plugin's private mounts (inline ephemeral staging).
+	StateDir string
 }
 
 // DefaultOptions returns the options with every flag at its default.
@@ -85,6 +93,10 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.ExpandInUse, "expand-in-use", true, "the backend can extend attached volumes; false makes expansion offline-only (the resizer waits until the volume is detached)")
 	fs.BoolVar(&o.SnapshotInUse, "snapshot-in-use", true, "the backend can snapshot and back up attached volumes; false refuses them with FailedPrecondition instead of letting Cinder fail")
 	fs.BoolVar(&o.ShowVersion, "version", false, "print the version and exit")
+	fs.BoolVar(&o.Ephemeral, "ephemeral", false, "serve CSI inline ephemeral volumes (node mode); the node plugin then needs cloud credentials (--cloud-config) to create, attach and delete them")
+	fs.IntVar(&o.EphemeralMaxSizeGiB, "ephemeral-max-size", 10, "largest inline ephemeral volume in GiB; larger requests fail with OutOfRange")
+	fs.IntVar(&o.EphemeralMaxPerNode, "ephemeral-max-per-node", 8, "inline ephemeral volumes one node may have; more fail with ResourceExhausted")
+	fs.StringVar(&o.StateDir, "state-dir", "/var/lib/cinder-csi", "node directory for the driver's private mounts (inline ephemeral volumes are staged under <state-dir>/ephemeral)")
 }
 
 var driverNameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$`)
@@ -126,12 +138,34 @@ func (o *Options) Validate() error {
 	if o.NFSMountBase != "" && (!filepath.IsAbs(o.NFSMountBase) || filepath.Clean(o.NFSMountBase) != o.NFSMountBase) {
 		errs = append(errs, fmt.Errorf("--nfs-mount-base %q must be an absolute, clean path", o.NFSMountBase))
 	}
+	errs = append(errs, o.validateEphemeral()...)
 	for _, s := range strings.Split(o.MetadataSearchOrder, ",") {
 		if s != "configDrive" && s != "metadataService" {
 			errs = append(errs, fmt.Errorf("--metadata-search-order: %q is neither configDrive nor metadataService", s))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// validateEphemeral checks the inline ephemeral settings, only when they are used.
+func (o *Options) validateEphemeral() []error {
+	if !o.Ephemeral {
+		return nil
+	}
+	var errs []error
+	if o.Mode == ModeController {
+		errs = append(errs, errors.New("--ephemeral serves inline volumes from node plugins: drop it with --mode controller"))
+	}
+	if o.EphemeralMaxSizeGiB < 1 || o.EphemeralMaxSizeGiB > 1<<20 {
+		errs = append(errs, fmt.Errorf("--ephemeral-max-size %d: use 1 to 1048576 GiB", o.EphemeralMaxSizeGiB))
+	}
+	if o.EphemeralMaxPerNode < 1 {
+		errs = append(errs, fmt.Errorf("--ephemeral-max-per-node %d must be at least 1", o.EphemeralMaxPerNode))
+	}
+	if !filepath.IsAbs(o.StateDir) || filepath.Clean(o.StateDir) != o.StateDir {
+		errs = append(errs, fmt.Errorf("--state-dir %q must be an absolute, clean path", o.StateDir))
+	}
+	return errs
 }
 
 // ParseEndpoint splits a CSI endpoint into a network and an address.

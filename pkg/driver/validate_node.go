@@ -82,6 +82,12 @@ type nodePublishArgs struct {
 func validateNodePublish(req *csi.NodePublishVolumeRequest) (nodePublishArgs, error) {
 	a := nodePublishArgs{volumeID: req.GetVolumeId(), stagingPath: req.GetStagingTargetPath(),
 		targetPath: req.GetTargetPath(), readOnly: req.GetReadonly(), pc: req.GetPublishContext()}
+	if isEphemeralRequest(req.GetVolumeContext()) {
+		// Checked first: kubelet sends no staging path for inline volumes, and "staging
+		// path required" would hide what is really wrong.
+		return a, invalid("inline ephemeral volumes are not enabled on this node plugin: an administrator can start it with --ephemeral " +
+			"(see docs/ephemeral.md); otherwise use a generic ephemeral volume (a PVC template) or a PersistentVolumeClaim")
+	}
 	if a.volumeID == "" {
 		return a, invalid("volume_id is required")
 	}
@@ -97,9 +103,6 @@ func validateNodePublish(req *csi.NodePublishVolumeRequest) (nodePublishArgs, er
 	var err error
 	if a.cap, err = parseCapability(req.GetVolumeCapability()); err != nil {
 		return a, err
-	}
-	if req.GetVolumeContext()["csi.storage.k8s.io/ephemeral"] == "true" {
-		return a, invalid("inline ephemeral volumes are not enabled on this driver; use a PersistentVolumeClaim or a generic ephemeral volume")
 	}
 	if err := checkPublishContext(a.pc); err != nil {
 		return a, err
@@ -137,6 +140,11 @@ func validateVolumePath(id, volumePath, stagingPath string) (volumePathArgs, err
 		if err := checkPath("staging_target_path", stagingPath); err != nil {
 			return a, err
 		}
+	}
+	if isEphemeralHandle(id) {
+		// kubelet asks for the stats of inline ephemeral volumes by their handle; only
+		// the path is looked at.
+		return a, nil
 	}
 	return a, checkID("volume_id", id)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/md5"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,22 +15,32 @@ import (
 // "volume-<id>", "format": "raw", "mount_point_base": "/var/lib/cinder/mnt"}.
 const DriverVolumeTypeNFS = "nfs"
 
-// NFSConnector exposes a raw volume file on an NFS share as a loop device. It does not
-// mount shares: the share must already be mounted where os-brick would mount it,
-// <mount base>/<md5 hex of the export>, as on a host that also runs cinder-volume or
-// that mounts the share by other means.
+// NFSConnector exposes a volume file on an NFS share as a loop device: a raw file
+// directly, a qcow2 image (what Cinder makes the active file once a volume has a
+// snapshot) through a qemu export. It does not mount shares: the share must already be
+// mounted where os-brick would mount it, <mount base>/<md5 hex of the export>, as on a
+// host that also runs cinder-volume or that mounts the share by other means.
 type NFSConnector struct {
 	loop      *LoopDevices
 	mountBase string
+	qcow2     *QemuExports
 }
 
 var _ Connector = (*NFSConnector)(nil)
 
 // NewNFSConnector returns a connector finding shares under mountBase, or, when
 // mountBase is empty, under the mount_point_base Cinder reports (right when the node
-// shares cinder-volume's mounts).
+// shares cinder-volume's mounts). It attaches qcow2 images through qemu exports kept
+// under DefaultStateDir; WithQemuExports changes that.
 func NewNFSConnector(loop *LoopDevices, mountBase string) *NFSConnector {
-	return &NFSConnector{loop: loop, mountBase: mountBase}
+	return &NFSConnector{loop: loop, mountBase: mountBase, qcow2: NewQemuExports(loop.exec, loop, DefaultStateDir)}
+}
+
+// WithQemuExports makes the connector attach qcow2 images through q, or refuse them
+// (ErrUnsupported) when q is nil. Call it before the connector is used.
+func (n *NFSConnector) WithQemuExports(q *QemuExports) *NFSConnector {
+	n.qcow2 = q
+	return n
 }
 
 func (n *NFSConnector) Connect(ctx context.Context, volumeID string, data map[string]any) (string, error) {
@@ -38,11 +49,13 @@ func (n *NFSConnector) Connect(ctx context.Context, volumeID string, data map[st
 	if export == "" || name == "" {
 		return "", fmt.Errorf("%w: nfs connection data of volume %s needs string \"export\" and \"name\"", ErrInvalidArgument, volumeID)
 	}
-	if format, _ := data["format"].(string); format != "" && format != "raw" {
-		// A qcow2 image (Cinder switches to qcow2 overlays once a volume has a
-		// snapshot) needs a qemu export, not a loop device.
-		return "", fmt.Errorf("%w: volume %s is a %s image on its NFS share; only raw images can be attached",
-			ErrUnsupported, volumeID, format)
+	format, _ := data["format"].(string)
+	switch {
+	case format == "" || format == "raw":
+	case format == "qcow2" && n.qcow2 != nil:
+	default:
+		return "", fmt.Errorf("%w: volume %s is a %s image on its NFS share; this node attaches: %s",
+			ErrUnsupported, volumeID, format, n.formats())
 	}
 	base := n.mountBase
 	if base == "" {
@@ -63,11 +76,26 @@ func (n *NFSConnector) Connect(ctx context.Context, volumeID string, data map[st
 		return "", fmt.Errorf("%w: NFS share %s of volume %s is not available at %s (this node plugin does not mount shares): %v",
 			ErrDeviceNotFound, export, volumeID, share, err)
 	}
+	if format == "qcow2" {
+		return n.qcow2.Attach(ctx, volumeID, path)
+	}
 	return attachVolumeFile(ctx, n.loop, volumeID, path)
 }
 
+// Disconnect detaches both kinds: the format the volume had is not known any more.
 func (n *NFSConnector) Disconnect(ctx context.Context, volumeID string) error {
-	return detachVolumeFiles(ctx, n.loop, volumeID)
+	err := detachVolumeFiles(ctx, n.loop, volumeID)
+	if n.qcow2 != nil {
+		err = errors.Join(err, n.qcow2.Detach(ctx, volumeID))
+	}
+	return err
+}
+
+func (n *NFSConnector) formats() string {
+	if n.qcow2 == nil {
+		return "raw"
+	}
+	return "raw, qcow2"
 }
 
 // shareDirName is os-brick's directory name for a share: the MD5 hex digest of the

@@ -47,7 +47,7 @@ func TestNFSConnectorConnect(t *testing.T) {
 	}{
 		{name: "Cinder's mount base", data: data(), steps: attach, want: "/dev/loop9"},
 		{name: "the node's mount base wins", mountBase: base, data: data("mount_point_base", "/elsewhere"), steps: attach, want: "/dev/loop9"},
-		{name: "qcow2", data: data("format", "qcow2"), wantErr: ErrUnsupported},
+		{name: "vmdk", data: data("format", "vmdk"), wantErr: ErrUnsupported},
 		{name: "share not mounted", data: data("export", "10.0.0.1:/other"), wantErr: ErrDeviceNotFound},
 		{name: "another volume's file", data: data("name", "volume-x"), wantErr: ErrInvalidArgument},
 		{name: "name escapes the share", data: data("name", "../volume-"+volID), wantErr: ErrInvalidArgument},

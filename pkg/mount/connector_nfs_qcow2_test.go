@@ -1,0 +1,63 @@
+package mount
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	utilexec "k8s.io/utils/exec"
+)
+
+func TestNFSConnectorQcow2(t *testing.T) {
+	const export = "127.0.0.1:/srv/export"
+	base := t.TempDir()
+	share := filepath.Join(base, shareDirName(export))
+	overlay := filepath.Join(share, "volume-"+volID+".5e0a")
+	if err := os.MkdirAll(share, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(overlay, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	data := map[string]any{"export": export, "name": filepath.Base(overlay), "format": "qcow2", "mount_point_base": base}
+
+	t.Run("refused without qemu exports", func(t *testing.T) {
+		c := NewNFSConnector(NewLoopDevices(recordedExec(t)), "").WithQemuExports(nil)
+		_, err := c.Connect(context.Background(), volID, data)
+		if !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), "this node attaches: raw") {
+			t.Fatalf("err = %v, want ErrUnsupported naming raw", err)
+		}
+	})
+
+	t.Run("handed to the qemu exports", func(t *testing.T) {
+		e := recordedExec(t, run{argv: qemuImgInfoCmd(overlay), err: utilexec.ErrExecutableNotFound})
+		loop := NewLoopDevices(e)
+		c := NewNFSConnector(loop, "").WithQemuExports(NewQemuExports(e, loop, t.TempDir()))
+		_, err := c.Connect(context.Background(), volID, data)
+		if !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), "qemu-utils") {
+			t.Fatalf("err = %v, want ErrUnsupported naming qemu-utils", err)
+		}
+	})
+
+	t.Run("the name is checked before qemu sees it", func(t *testing.T) {
+		c := NewNFSConnector(NewLoopDevices(recordedExec(t)), "").WithQemuExports(NewQemuExports(recordedExec(t), nil, t.TempDir()))
+		bad := map[string]any{"export": export, "name": "volume-other.5e0a", "format": "qcow2", "mount_point_base": base}
+		if _, err := c.Connect(context.Background(), volID, bad); !errors.Is(err, ErrInvalidArgument) {
+			t.Fatalf("err = %v, want ErrInvalidArgument", err)
+		}
+	})
+
+	t.Run("disconnect detaches raw files and asks the qemu exports", func(t *testing.T) {
+		e := recordedExec(t, run{argv: listCmd(), stdout: `{"loopdevices":[{"name":"/dev/loop2","back-file":"` + filepath.Join(share, "volume-"+volID) + `"}]}`},
+			run{argv: losetup("--detach", "/dev/loop2")})
+		loop := NewLoopDevices(e)
+		// No export state: the qemu side runs nothing.
+		c := NewNFSConnector(loop, "").WithQemuExports(NewQemuExports(e, loop, t.TempDir()))
+		if err := c.Disconnect(context.Background(), volID); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
