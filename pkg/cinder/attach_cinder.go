@@ -226,13 +226,22 @@ func (a *cinderAttacher) createOpts(volumeID, node string) attachmentCreateOpts 
 }
 
 // connectionFrom converts Cinder's connection_info; nil when it names no driver
-// volume type, which a node cannot use.
+// volume type, which a node cannot use. The attachments API returns it flat (the
+// driver's data beside driver_volume_type); older APIs nest the data under "data".
 func connectionFrom(info map[string]any) *ConnectionInfo {
 	t, _ := info["driver_volume_type"].(string)
 	if t == "" {
 		return nil
 	}
-	data, _ := info["data"].(map[string]any)
+	if data, ok := info["data"].(map[string]any); ok {
+		return &ConnectionInfo{DriverVolumeType: t, Data: data}
+	}
+	data := make(map[string]any, len(info))
+	for k, v := range info {
+		if k != "driver_volume_type" {
+			data[k] = v
+		}
+	}
 	return &ConnectionInfo{DriverVolumeType: t, Data: data}
 }
 

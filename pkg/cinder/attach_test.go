@@ -281,3 +281,19 @@ func TestDetachLeftoverMakesVolumeDeletable(t *testing.T) {
 		t.Errorf("DeleteVolume after Detach: %v", err)
 	}
 }
+
+// The attachments API returns connection_info flat (as Cinder 21 does, recorded in
+// testdata/attachment.json); older APIs nest it under "data". Both reach the node alike.
+func TestConnectionFrom(t *testing.T) {
+	flat := map[string]any{"driver_volume_type": "nfs", "export": "h:/e", "name": "volume-1", "format": "raw"}
+	nested := map[string]any{"driver_volume_type": "nfs", "data": map[string]any{"export": "h:/e", "name": "volume-1", "format": "raw"}}
+	for name, info := range map[string]map[string]any{"flat": flat, "nested": nested} {
+		c := connectionFrom(info)
+		if c == nil || c.DriverVolumeType != "nfs" || c.Data["export"] != "h:/e" || c.Data["name"] != "volume-1" || c.Data["driver_volume_type"] != nil {
+			t.Errorf("%s: connectionFrom = %+v", name, c)
+		}
+	}
+	if connectionFrom(map[string]any{"export": "x"}) != nil {
+		t.Error("connection info without driver_volume_type was accepted")
+	}
+}

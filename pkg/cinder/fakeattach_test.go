@@ -24,7 +24,7 @@ func (f *fakeOpenStack) attachmentDoc(a *fakeAttachment) map[string]any {
 	}
 	ci := dig(doc, "connection_info")
 	ci["attachment_id"] = a.id
-	dig(ci, "data")["name"] = "volume-" + a.volumeID
+	ci["name"] = "volume-" + a.volumeID
 	return doc
 }
 

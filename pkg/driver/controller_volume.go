@@ -41,6 +41,11 @@ func (d *Driver) CreateVolume(ctx context.Context, req *csi.CreateVolumeRequest)
 		}
 		klog.InfoS("Created volume", "name", a.name, "volumeID", vol.ID, "sizeGiB", vol.SizeGiB, "type", vol.VolumeType, "zone", vol.AvailabilityZone)
 	}
+	if vol.SizeGiB < a.sizeGiB {
+		if vol, err = d.growNewVolume(ctx, vol, a.sizeGiB); err != nil {
+			return nil, err
+		}
+	}
 	if anyMultiNode(a.caps) && !vol.Multiattach {
 		if derr := d.deps.Cloud.DeleteVolume(ctx, vol.ID); derr != nil {
 			klog.ErrorS(derr, "Could not delete a volume created with a non-multiattach type", "volumeID", vol.ID)
@@ -75,6 +80,7 @@ func (d *Driver) resolveSource(ctx context.Context, a *createVolumeArgs) error {
 	default:
 		return nil
 	}
+	a.sourceGiB = srcGiB
 	if a.sizeGiB < srcGiB {
 		if a.explicitReq {
 			return status.Errorf(codes.OutOfRange, "requested %d GiB is smaller than source %s (%d GiB); request at least %d GiB", a.sizeGiB, what, srcGiB, srcGiB)
@@ -116,7 +122,7 @@ func (d *Driver) findVolume(ctx context.Context, a createVolumeArgs) (*cinder.Vo
 // volumeMismatch says how an existing volume differs from the request, "" if it fits.
 func volumeMismatch(v *cinder.Volume, a createVolumeArgs) string {
 	switch {
-	case v.SizeGiB != a.sizeGiB:
+	case v.SizeGiB != a.sizeGiB && v.SizeGiB != a.sourceGiB:
 		return fmt.Sprintf("size %d GiB, not %d GiB", v.SizeGiB, a.sizeGiB)
 	case a.params.volumeType != "" && v.VolumeType != a.params.volumeType:
 		return fmt.Sprintf("type %q, not %q", v.VolumeType, a.params.volumeType)
@@ -130,6 +136,20 @@ func volumeMismatch(v *cinder.Volume, a createVolumeArgs) string {
 	return ""
 }
 
+// growNewVolume extends a volume just made from a source to the requested size. A
+// volume that cannot be grown is deleted, so that no half-made volume is left.
+func (d *Driver) growNewVolume(ctx context.Context, vol *cinder.Volume, sizeGiB int) (*cinder.Volume, error) {
+	grown, err := d.deps.Cloud.ExpandVolume(ctx, vol.ID, sizeGiB)
+	if err != nil {
+		if derr := d.deps.Cloud.DeleteVolume(context.WithoutCancel(ctx), vol.ID); derr != nil {
+			klog.ErrorS(derr, "Could not delete a volume that could not be grown", "volumeID", vol.ID)
+		}
+		return nil, toStatus(err, "growing new volume %s from %d to %d GiB", vol.ID, vol.SizeGiB, sizeGiB)
+	}
+	klog.InfoS("Grew new volume to the requested size", "volumeID", vol.ID, "fromGiB", vol.SizeGiB, "sizeGiB", grown.SizeGiB)
+	return grown, nil
+}
+
 func isErrorStatus(s string) bool { return len(s) >= 5 && s[:5] == "error" }
 
 func (d *Driver) createOpts(a createVolumeArgs) cinder.CreateVolumeOpts {
@@ -140,8 +160,16 @@ func (d *Driver) createOpts(a createVolumeArgs) cinder.CreateVolumeOpts {
 	if d.opts.Cluster != "" {
 		md[metaCluster] = d.opts.Cluster
 	}
+	size := a.sizeGiB
+	if a.sourceGiB > 0 && a.sourceGiB < size {
+		// Created at the source's size and grown afterwards (growNewVolume): some
+		// backends, Cinder's NFS driver among them, record a larger size for a volume
+		// made from a snapshot or clone but leave its data at the source's size, and
+		// then refuse to attach it. An extension works everywhere.
+		size = a.sourceGiB
+	}
 	o := cinder.CreateVolumeOpts{
-		Name: a.name, SizeGiB: a.sizeGiB, VolumeType: a.params.volumeType,
+		Name: a.name, SizeGiB: size, VolumeType: a.params.volumeType,
 		AvailabilityZone: a.zone, SourceVolID: a.sourceVolID, Metadata: md,
 	}
 	if a.snapshotID != "" {

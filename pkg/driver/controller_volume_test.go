@@ -158,10 +158,33 @@ func TestCreateVolumeFromSources(t *testing.T) {
 				t.Fatal(err)
 			}
 			v, _ := cloud.GetVolume(ctx, resp.GetVolume().GetVolumeId())
-			if !tc.want(v) || v.SizeGiB != 2 || resp.GetVolume().GetContentSource() == nil {
+			if !tc.want(v) || v.SizeGiB != 2 || resp.GetVolume().GetContentSource() == nil || resp.GetVolume().GetCapacityBytes() != 2*gib {
 				t.Errorf("volume %+v does not record its %s source at 2 GiB", v, tc.name)
 			}
 		})
+	}
+}
+
+// A volume made larger than its source is created at the source's size and then
+// extended (backends such as Cinder's NFS leave the data at the source's size).
+func TestCreateLargerThanSourceExtends(t *testing.T) {
+	ctx := context.Background()
+	d, cloud := newTestController(t, fake.Options{})
+	src := mustCreate(t, d, "src")
+	req := createReq("bigger", 3, nil)
+	req.VolumeContentSource = &csi.VolumeContentSource{Type: &csi.VolumeContentSource_Volume{Volume: &csi.VolumeContentSource_VolumeSource{VolumeId: src}}}
+	if _, err := d.CreateVolume(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	if n := cloud.Calls("ExpandVolume"); n != 1 {
+		t.Errorf("extended %d times, want once", n)
+	}
+	cloud.InjectError("ExpandVolume", fmt.Errorf("extend failed: %w", cinder.ErrBackend))
+	req.Name = "bigger-2"
+	_, err := d.CreateVolume(ctx, req)
+	wantCode(t, err, codes.Internal)
+	if vols, _ := cloud.FindVolumesByName(ctx, "bigger-2"); len(vols) != 0 {
+		t.Errorf("a volume that could not be grown was left: %+v", vols)
 	}
 }
 

@@ -18,6 +18,8 @@ type createVolumeArgs struct {
 	snapshotID string // a Cinder snapshot or backup ID
 	// sourceIsBackup is set by resolveSource when snapshotID names a Cinder backup.
 	sourceIsBackup bool
+	// sourceGiB is the source's size, set by resolveSource.
+	sourceGiB int
 	sourceVolID    string
 	zone           string
 	explicitReq    bool // required_bytes was given (a source's size may not raise it)

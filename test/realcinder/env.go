@@ -1,0 +1,105 @@
+package realcinder
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	utilexec "k8s.io/utils/exec"
+
+	"github.com/cinder-csi/cinder-csi-driver/pkg/cinder"
+	"github.com/cinder-csi/cinder-csi-driver/pkg/driver"
+	"github.com/cinder-csi/cinder-csi-driver/pkg/mount"
+)
+
+// CloudsFile returns the test bed's clouds.yaml: $CINDER_CSI_CLOUDS, else
+// .cache/cinder/clouds.yaml at the repository root.
+func CloudsFile() (string, error) {
+	if p := os.Getenv("CINDER_CSI_CLOUDS"); p != "" {
+		return p, nil
+	}
+	out, err := exec.Command("git", "rev-parse", "--show-toplevel").Output()
+	if err != nil {
+		return "", fmt.Errorf("finding the repository root: %v", err)
+	}
+	p := filepath.Join(strings.TrimSpace(string(out)), ".cache", "cinder", "clouds.yaml")
+	if _, err := os.Stat(p); err != nil {
+		return "", fmt.Errorf("no test bed: %s is missing; start it with `make cinder-up`", p)
+	}
+	return p, nil
+}
+
+// Client connects to one cloud of the test bed.
+func Client(ctx context.Context, cloudName string) (*cinder.Client, error) {
+	path, err := CloudsFile()
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := cinder.LoadConfig(path, cloudName)
+	if err != nil {
+		return nil, err
+	}
+	return cinder.NewClient(ctx, cfg, cinder.ClientOptions{UserAgent: "cinder-csi-realcinder-test"})
+}
+
+// DriverOptions are the driver settings for this backend: Cinder's NFS driver cannot
+// extend or snapshot attached volumes, so the driver is told so.
+func DriverOptions(endpoint, nodeID string) driver.Options {
+	o := driver.DefaultOptions()
+	o.Endpoint, o.Mode, o.Attacher = endpoint, driver.ModeAll, driver.AttacherCinder
+	o.NodeID, o.Cluster = nodeID, "realcinder-test"
+	o.ExpandInUse, o.SnapshotInUse = false, false
+	o.WithTopology = true
+	return o
+}
+
+// NodeDeps builds the real node side: mounter, loop devices, file and NFS connectors.
+func NodeDeps() (mount.Mounter, map[string]mount.DeviceLocator) {
+	loop := mount.NewLoopDevices(utilexec.New())
+	return mount.NewMounter(), map[string]mount.DeviceLocator{
+		mount.AttacherCinder: mount.NewCinderLocator(map[string]mount.Connector{
+			mount.DriverVolumeTypeFile: mount.NewFileConnector(loop),
+			mount.DriverVolumeTypeNFS:  mount.NewNFSConnector(loop, ""),
+		}),
+	}
+}
+
+// StartDriver runs the driver in-process on a socket in dir, in "all" mode against
+// the cloud, and returns a connection and a stop function.
+func StartDriver(ctx context.Context, cloud *cinder.Client, dir, nodeID string, maxVolumes int) (*grpc.ClientConn, func() error, error) {
+	sock := filepath.Join(dir, "csi.sock")
+	mounter, locators := NodeDeps()
+	d, err := driver.New(DriverOptions("unix://"+sock, nodeID), driver.Deps{
+		Cloud: cloud, Attacher: cloud.CinderAttacher(), Mounter: mounter, Locators: locators,
+		Node: driver.NodeIdentity{ID: nodeID, Zone: "nova"}, MaxVolumesPerNode: maxVolumes, Version: "realcinder-test",
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- d.Run(rctx) }()
+	for i := 0; i < 500; i++ {
+		if _, err := os.Stat(sock); err == nil {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	conn, err := grpc.NewClient("unix://"+sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		cancel()
+		return nil, nil, err
+	}
+	stop := func() error {
+		conn.Close()
+		cancel()
+		return <-done
+	}
+	return conn, stop, nil
+}
