@@ -13,7 +13,7 @@ FUZZTIME ?= 5s
 # Debian packages the node code and its real-mount tests use.
 NODE_PKGS := util-linux e2fsprogs xfsprogs btrfs-progs udev mount qemu-utils qemu-system-common
 
-.PHONY: all build test unit sanity fuzz bench deps lint clean
+.PHONY: all build test unit sanity realcinder demo fuzz bench deps lint clean
 
 all: build
 
@@ -31,8 +31,23 @@ $(CACHE)/deps.stamp: Makefile
 	fi
 	@touch $@
 
-## test: every test: unit (race), short fuzz runs, and csi-sanity on real loop devices.
-test: deps build unit fuzz sanity
+## test: every test: unit (race), short fuzz runs, csi-sanity on real loop devices
+## with the fake cloud, then the real local Cinder (started if needed, left running:
+## `make cinder-down` stops it) with csi-sanity, the lifecycle, auth and fault tests.
+test: deps build unit fuzz sanity cinder-up realcinder
+
+## realcinder: the suites against the real local Cinder (needs `make cinder-up`).
+realcinder:
+	@mkdir -p $(CACHE)
+	@start=$$(date +%s); REQUIRE_REAL_CINDER=1 $(GO) test -race -count=1 -timeout 45m -v ./test/realcinder/ > $(CACHE)/realcinder.log 2>&1; rc=$$?; \
+	  grep -E '^(real-cinder|lifecycle)|^(ok|FAIL|--- |    --- )' $(CACHE)/realcinder.log; \
+	  echo "real-Cinder suites took $$(( $$(date +%s) - start ))s"; \
+	  [ $$rc = 0 ] || { echo "real-Cinder suites failed; full log in $(CACHE)/realcinder.log"; grep -v '^[IWE][0-9]' $(CACHE)/realcinder.log | tail -60; }; exit $$rc
+
+## demo: the main job: a real local Cinder, the driver, and a volume's life through
+## the CSI API with readable progress. Cinder is left running (make cinder-down).
+demo: deps build cinder-up
+	$(GO) run ./test/demo --driver $(BIN)/csi-driver --work $(CACHE)/demo
 
 unit:
 	$(GO) vet ./...
@@ -58,8 +73,8 @@ bench:
 clean:
 	rm -rf $(BIN)
 
-## cinder-up / cinder-down: a real Cinder + Keystone on 127.0.0.1 for integration
-## tests (not part of `make test`); see test/cinder/README.md.
+## cinder-up / cinder-down: a real Cinder + Keystone on 127.0.0.1 for the
+## integration tests and the demo; see test/cinder/README.md.
 .PHONY: cinder-up cinder-down
 cinder-up:
 	bash test/cinder/up.sh

@@ -146,7 +146,7 @@ func (a *cinderAttacher) AttachedVolumes(ctx context.Context, node string) ([]st
 	ids := []string{}
 	for i := range all {
 		for _, att := range all[i].Attachments {
-			if att.ServerID == "" && att.HostName == node {
+			if att.ServerID == "" && attachedHost(att.ServerID, att.HostName, att.Device) == node {
 				ids = append(ids, all[i].ID)
 				break
 			}
@@ -173,7 +173,7 @@ func (a *cinderAttacher) Detach(ctx context.Context, volumeID, node string) erro
 		return fmt.Errorf("detach: %w", err)
 	}
 	for _, att := range v.Attachments {
-		if att.ServerID == "" && att.HostName == node {
+		if att.ServerID == "" && attachedHost(att.ServerID, att.HostName, att.Device) == node {
 			if err := a.deleteAttachment(ctx, volumeID, att.AttachmentID); err != nil {
 				return err
 			}

@@ -85,11 +85,18 @@ func (c *Client) ListBackups(ctx context.Context, opts SnapshotListOpts) ([]Snap
 
 // DeleteBackup implements Cloud.
 func (c *Client) DeleteBackup(ctx context.Context, id string) error {
-	err := backups.Delete(ctx, c.cinder(mvCinderBase), id).ExtractErr()
-	if err != nil && !isNotFound(err) {
-		return fmt.Errorf("delete backup %s: %w", id, mapError(err))
-	}
-	return nil
+	return c.deleteWhole(ctx, "backup "+id, func(ctx context.Context) (string, error) {
+		b, err := c.GetBackup(ctx, id)
+		if err != nil {
+			return "", err
+		}
+		return b.Status, nil
+	}, func(ctx context.Context) error {
+		if err := backups.Delete(ctx, c.cinder(mvCinderBase), id).ExtractErr(); err != nil {
+			return fmt.Errorf("delete backup %s: %w", id, mapError(err))
+		}
+		return nil
+	})
 }
 
 func backupFrom(b *backups.Backup) *Snapshot {

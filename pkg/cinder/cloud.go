@@ -16,9 +16,9 @@ type Cloud interface {
 	// ListVolumes returns one page and the marker of the next page ("" at the end).
 	// An unknown marker is ErrInvalidInput.
 	ListVolumes(ctx context.Context, opts ListOpts) ([]Volume, string, error)
-	// DeleteVolume deletes a volume; a missing volume is not an error. An attached
-	// volume or one with snapshots is ErrInvalidState. It does not wait for the
-	// deletion to finish.
+	// DeleteVolume deletes a volume and waits until it is gone; a missing volume is
+	// not an error. A volume still being made is waited for first. An attached volume
+	// or one with snapshots is ErrInvalidState.
 	DeleteVolume(ctx context.Context, id string) error
 	// ExpandVolume grows a volume to sizeGiB and waits until Cinder reports the new
 	// size. An in-use volume needs online extension (microversion 3.42). A backend that
@@ -33,7 +33,8 @@ type Cloud interface {
 	GetSnapshot(ctx context.Context, id string) (*Snapshot, error)
 	// ListSnapshots returns one page of snapshots and the next marker.
 	ListSnapshots(ctx context.Context, opts SnapshotListOpts) ([]Snapshot, string, error)
-	// DeleteSnapshot deletes a snapshot; a missing one is not an error.
+	// DeleteSnapshot deletes a snapshot and waits until it is gone (one still being
+	// made is waited for first); a missing one is not an error.
 	DeleteSnapshot(ctx context.Context, id string) error
 
 	// CreateBackup starts a backup of a volume and returns at once.
@@ -42,7 +43,8 @@ type Cloud interface {
 	GetBackup(ctx context.Context, id string) (*Snapshot, error)
 	// ListBackups returns one page of backups and the next marker.
 	ListBackups(ctx context.Context, opts SnapshotListOpts) ([]Snapshot, string, error)
-	// DeleteBackup deletes a backup; a missing one is not an error.
+	// DeleteBackup deletes a backup and waits until it is gone (one still being made
+	// is waited for first); a missing one is not an error.
 	DeleteBackup(ctx context.Context, id string) error
 
 	// GetLimits returns the project's gigabyte limits.

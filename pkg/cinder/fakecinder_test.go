@@ -182,10 +182,12 @@ func (f *fakeOpenStack) cinderSnapshots(w http.ResponseWriter, r *http.Request, 
 			s["metadata"] = md
 		}
 		f.snapshots[s["id"].(string)] = s
+		f.later(s["id"].(string), func(s map[string]any) { s["status"] = StatusAvailable })
 		writeJSON(w, http.StatusAccepted, map[string]any{"snapshot": s})
 	case len(parts) == 1 && parts[0] == "detail" && r.Method == http.MethodGet:
 		f.writePage(w, r, "snapshots", filterBy(f.snapshots, r))
 	case len(parts) == 1 && r.Method == http.MethodGet:
+		f.tick(parts[0])
 		if s := f.snapshots[parts[0]]; s != nil {
 			writeJSON(w, http.StatusOK, map[string]any{"snapshot": s})
 			return
@@ -222,12 +224,14 @@ func (f *fakeOpenStack) cinderBackups(w http.ResponseWriter, r *http.Request, pa
 			b["metadata"] = md
 		}
 		f.backups[b["id"].(string)] = b
+		f.later(b["id"].(string), func(b map[string]any) { b["status"] = StatusAvailable })
 		short := f.template("backup_create.json", "backup")
 		short["id"], short["name"] = b["id"], b["name"]
 		writeJSON(w, http.StatusAccepted, map[string]any{"backup": short})
 	case len(parts) == 1 && parts[0] == "detail" && r.Method == http.MethodGet:
 		f.writePage(w, r, "backups", filterBy(f.backups, r))
 	case len(parts) == 1 && r.Method == http.MethodGet:
+		f.tick(parts[0])
 		if b := f.backups[parts[0]]; b != nil {
 			writeJSON(w, http.StatusOK, map[string]any{"backup": b})
 			return

@@ -230,8 +230,10 @@ func (f *fakeOpenStack) tick(id string) {
 	tr.polls--
 	if tr.polls <= 0 {
 		delete(f.pending, id)
-		if v := f.volumes[id]; v != nil {
-			tr.apply(v)
+		for _, m := range []map[string]map[string]any{f.volumes, f.snapshots, f.backups} {
+			if v := m[id]; v != nil {
+				tr.apply(v)
+			}
 		}
 	}
 }

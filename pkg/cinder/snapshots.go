@@ -12,7 +12,8 @@ import (
 // CreateSnapshot implements Cloud. Force lets Cinder snapshot an in-use volume,
 // which is the normal case for a CSI snapshot; the data is crash-consistent.
 func (c *Client) CreateSnapshot(ctx context.Context, name, volumeID string, metadata map[string]string) (*Snapshot, error) {
-	id, err := c.createOnce(ctx, "snapshot "+name, func(ctx context.Context) (string, error) {
+	var made *Snapshot
+	_, err := c.createOnce(ctx, "snapshot "+name, func(ctx context.Context) (string, error) {
 		s, err := snapshots.Create(ctx, c.cinder(mvCinderBase), snapshots.CreateOpts{
 			VolumeID: volumeID,
 			Name:     name,
@@ -22,15 +23,22 @@ func (c *Client) CreateSnapshot(ctx context.Context, name, volumeID string, meta
 		if err != nil {
 			return "", mapError(err)
 		}
+		made = snapshotFrom(s)
 		return s.ID, nil
 	}, func(ctx context.Context) (string, error) {
 		found, _, err := c.ListSnapshots(ctx, SnapshotListOpts{Name: name, VolumeID: volumeID})
-		return newest(found, func(s Snapshot) time.Time { return s.CreatedAt }, func(s Snapshot) string { return s.ID }), err
+		id := newest(found, func(s Snapshot) time.Time { return s.CreatedAt }, func(s Snapshot) string { return s.ID })
+		for i := range found {
+			if found[i].ID == id {
+				made = &found[i]
+			}
+		}
+		return id, err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create snapshot %q of volume %s: %w", name, volumeID, err)
 	}
-	return c.GetSnapshot(ctx, id)
+	return made, nil
 }
 
 // GetSnapshot implements Cloud.
@@ -60,11 +68,18 @@ func (c *Client) ListSnapshots(ctx context.Context, opts SnapshotListOpts) ([]Sn
 
 // DeleteSnapshot implements Cloud.
 func (c *Client) DeleteSnapshot(ctx context.Context, id string) error {
-	err := snapshots.Delete(ctx, c.cinder(mvCinderBase), id).ExtractErr()
-	if err != nil && !isNotFound(err) {
-		return fmt.Errorf("delete snapshot %s: %w", id, mapError(err))
-	}
-	return nil
+	return c.deleteWhole(ctx, "snapshot "+id, func(ctx context.Context) (string, error) {
+		s, err := c.GetSnapshot(ctx, id)
+		if err != nil {
+			return "", err
+		}
+		return s.Status, nil
+	}, func(ctx context.Context) error {
+		if err := snapshots.Delete(ctx, c.cinder(mvCinderBase), id).ExtractErr(); err != nil {
+			return fmt.Errorf("delete snapshot %s: %w", id, mapError(err))
+		}
+		return nil
+	})
 }
 
 // GetLimits implements Cloud.

@@ -37,8 +37,14 @@ func TestRetryIdempotentRequests(t *testing.T) {
 			want: ErrUnavailable,
 		},
 		{
-			name: "DELETE 502 then success", method: "DELETE", path: "/snapshots/", status: 502, failures: 1, wantCalls: 2,
-			call: func(c *Client) error { return c.DeleteSnapshot(context.Background(), "s-1") }, // 404 after: not an error
+			name: "DELETE 502 then success", method: "DELETE", path: "/volumes/", status: 502, failures: 1, wantCalls: 2,
+			call: func(c *Client) error {
+				v, err := c.CreateVolume(context.Background(), CreateVolumeOpts{Name: "d", SizeGiB: 1})
+				if err != nil {
+					return err
+				}
+				return c.DeleteVolume(context.Background(), v.ID)
+			},
 		},
 		{
 			// The transport does not resend a POST; the create's own retry checks by

@@ -126,11 +126,18 @@ func (c *Client) ListVolumes(ctx context.Context, opts ListOpts) ([]Volume, stri
 
 // DeleteVolume implements Cloud.
 func (c *Client) DeleteVolume(ctx context.Context, id string) error {
-	err := volumes.Delete(ctx, c.cinder(mvCinderBase), id, volumes.DeleteOpts{}).ExtractErr()
-	if err != nil && !isNotFound(err) {
-		return fmt.Errorf("delete volume %s: %w", id, mapError(err))
-	}
-	return nil
+	return c.deleteWhole(ctx, "volume "+id, func(ctx context.Context) (string, error) {
+		v, err := c.GetVolume(ctx, id)
+		if err != nil {
+			return "", err
+		}
+		return v.Status, nil
+	}, func(ctx context.Context) error {
+		if err := volumes.Delete(ctx, c.cinder(mvCinderBase), id, volumes.DeleteOpts{}).ExtractErr(); err != nil {
+			return fmt.Errorf("delete volume %s: %w", id, mapError(err))
+		}
+		return nil
+	})
 }
 
 // isErrorStatus reports Cinder's terminal failure states (error, error_extending,

@@ -19,10 +19,10 @@ type createVolumeArgs struct {
 	// sourceIsBackup is set by resolveSource when snapshotID names a Cinder backup.
 	sourceIsBackup bool
 	// sourceGiB is the source's size, set by resolveSource.
-	sourceGiB int
-	sourceVolID    string
-	zone           string
-	explicitReq    bool // required_bytes was given (a source's size may not raise it)
+	sourceGiB   int
+	sourceVolID string
+	zone        string
+	explicitReq bool // required_bytes was given (a source's size may not raise it)
 }
 
 func checkName(field, name string) error {

@@ -80,6 +80,8 @@ func TestSanityRealCinder(t *testing.T) {
 	start := time.Now()
 	ginkgo.RunSpecs(t, "CSI sanity: real Cinder, Cinder-attachments path, real mounts", suite, reporter)
 	summarize(t, reporter.JSONReport, time.Since(start))
+	// Every sanity object is named sanity-…/sanity…: none may be left in Cinder.
+	assertNothingLeft(t, c, "sanity")
 }
 
 func summarize(t *testing.T, path string, took time.Duration) {
