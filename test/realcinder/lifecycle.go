@@ -172,7 +172,8 @@ func (w *Walk) stats(ctx context.Context, volumeID, path string, atLeast int64) 
 	return nil
 }
 
-// Run walks: create → snapshot → restore larger → clone → publish → stage → write →
+// Run walks: create → write → snapshot → read it back through the qcow2 overlay the
+// NFS backend then makes → restore larger → clone → publish → stage → write →
 // unstage → republish on the other node → read → online expand refused → unpublish →
 // expand → backup → restore → read → delete everything.
 func (w *Walk) Run(ctx context.Context) (err error) {
@@ -198,6 +199,15 @@ func (w *Walk) Run(ctx context.Context) (err error) {
 			return w.detach(ctx, src, n1)
 		}},
 		{"snapshot it", func() (e error) { snap, e = w.snapshot(ctx, "snap", src, false); return }},
+		{"read the source again (now a qcow2 overlay)", func() error {
+			if mnt, err = w.attach(ctx, src, n1); err != nil {
+				return err
+			}
+			if err := checkFile(mnt, "hello.txt", "hello from "+n1); err != nil {
+				return err
+			}
+			return w.detach(ctx, src, n1)
+		}},
 		{"restore the snapshot into 2 GiB", func() (e error) {
 			restored, e = w.create(ctx, "restored", 2*gib, &csi.VolumeContentSource{Type: &csi.VolumeContentSource_Snapshot{
 				Snapshot: &csi.VolumeContentSource_SnapshotSource{SnapshotId: snap}}})

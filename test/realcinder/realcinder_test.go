@@ -37,9 +37,42 @@ func client(t *testing.T, cloudName string) *cinder.Client {
 	return c
 }
 
+// inventory returns the IDs of every volume, snapshot and backup in the project.
+func inventory(t *testing.T, c *cinder.Client) map[string]bool {
+	t.Helper()
+	ctx := context.Background()
+	ids := map[string]bool{}
+	vols, _, err := c.ListVolumes(ctx, cinder.ListOpts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range vols {
+		ids[v.ID] = true
+	}
+	snaps, _, err := c.ListSnapshots(ctx, cinder.SnapshotListOpts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	backups, _, err := c.ListBackups(ctx, cinder.SnapshotListOpts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range append(snaps, backups...) {
+		ids[s.ID] = true
+	}
+	return ids
+}
+
 // assertNothingLeft waits for Cinder to finish deleting and checks that no volume,
 // snapshot or backup whose name starts with prefix remains, and no attachment.
-func assertNothingLeft(t *testing.T, c *cinder.Client, prefix string) {
+// Objects in before (an inventory taken before the test) are not this test's.
+func assertNothingLeft(t *testing.T, c *cinder.Client, prefix string, before ...map[string]bool) {
+	old := map[string]bool{}
+	for _, b := range before {
+		for id := range b {
+			old[id] = true
+		}
+	}
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -51,7 +84,7 @@ func assertNothingLeft(t *testing.T, c *cinder.Client, prefix string) {
 			t.Fatal(err)
 		}
 		for _, v := range vols {
-			if strings.HasPrefix(v.Name, prefix) {
+			if strings.HasPrefix(v.Name, prefix) && !old[v.ID] {
 				left = append(left, fmt.Sprintf("volume %s %s (%s, %d attachments)", v.ID, v.Name, v.Status, len(v.Attachments)))
 			}
 		}
@@ -64,7 +97,7 @@ func assertNothingLeft(t *testing.T, c *cinder.Client, prefix string) {
 			t.Fatal(err)
 		}
 		for _, s := range append(snaps, backups...) {
-			if strings.HasPrefix(s.Name, prefix) {
+			if strings.HasPrefix(s.Name, prefix) && !old[s.ID] {
 				left = append(left, fmt.Sprintf("snapshot/backup %s %s (%s)", s.ID, s.Name, s.Status))
 			}
 		}

@@ -44,6 +44,7 @@ func TestSanityRealCinder(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	const node = "sanity-real-node"
+	before := inventory(t, c)
 	conn, stop, err := StartDriver(ctx, c, dir, node, 3)
 	if err != nil {
 		t.Fatal(err)
@@ -80,8 +81,10 @@ func TestSanityRealCinder(t *testing.T) {
 	start := time.Now()
 	ginkgo.RunSpecs(t, "CSI sanity: real Cinder, Cinder-attachments path, real mounts", suite, reporter)
 	summarize(t, reporter.JSONReport, time.Since(start))
-	// Every sanity object is named sanity-…/sanity…: none may be left in Cinder.
-	assertNothingLeft(t, c, "sanity")
+	// Nothing sanity made (all its names start with these) may be left in Cinder.
+	for _, prefix := range []string{"sanity", "listSnapshots", "getSnapshot", "DeleteSnapshot", "CreateSnapshot", "volume1", "listVolumes"} {
+		assertNothingLeft(t, c, prefix, before)
+	}
 }
 
 func summarize(t *testing.T, path string, took time.Duration) {

@@ -1,0 +1,99 @@
+package realcinder
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/container-storage-interface/spec/lib/go/csi"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"k8s.io/mount-utils"
+
+	"github.com/cinder-csi/cinder-csi-driver/pkg/cinder"
+	"github.com/cinder-csi/cinder-csi-driver/pkg/driver"
+)
+
+// startEphemeralNode runs a node plugin with --ephemeral against the real Cinder.
+func startEphemeralNode(ctx context.Context, t *testing.T, c *cinder.Client, dir, node string) (csi.NodeClient, func()) {
+	t.Helper()
+	sock := filepath.Join(dir, "node.sock")
+	o := DriverOptions("unix://"+sock, node)
+	o.Mode, o.Ephemeral, o.StateDir, o.EphemeralMaxSizeGiB = driver.ModeNode, true, filepath.Join(dir, "state"), 2
+	mounter, locators := NodeDeps()
+	d, err := driver.New(o, driver.Deps{Mounter: mounter, Locators: locators, Node: driver.NodeIdentity{ID: node, Zone: "nova"},
+		NodeCloud: c, NodeAttacher: c.CinderAttacher(), Version: "ephemeral-test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- d.Run(rctx) }()
+	for i := 0; i < 3000; i++ { // start-up collects leaks first
+		if _, err := os.Stat(sock); err == nil {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	conn, err := grpc.NewClient("unix://"+sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return csi.NewNodeClient(conn), func() {
+		conn.Close()
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("node plugin: %v", err)
+		}
+	}
+}
+
+// TestEphemeralInline publishes an inline ephemeral volume on real Cinder, uses it,
+// unpublishes it, and then shows that a volume whose pod vanished while the plugin was
+// down is collected at the plugin's next start.
+func TestEphemeralInline(t *testing.T) {
+	requireTestBed(t)
+	c := client(t, "local")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	node := "ephemeral-node"
+	handle := fmt.Sprintf("csi-%d", time.Now().UnixNano())
+	target := filepath.Join(dir, "pods", "p1", "volumes", "data")
+	req := &csi.NodePublishVolumeRequest{VolumeId: handle, TargetPath: target, VolumeCapability: mountCap(),
+		VolumeContext: map[string]string{"csi.storage.k8s.io/ephemeral": "true", "size": "1Gi", "type": "fast",
+			"csi.storage.k8s.io/pod.name": "p1", "csi.storage.k8s.io/pod.namespace": "ns", "csi.storage.k8s.io/pod.uid": "u1"}}
+	nodeClient, stop := startEphemeralNode(ctx, t, c, dir, node)
+
+	if _, err := nodeClient.NodePublishVolume(ctx, req); err != nil {
+		t.Fatalf("NodePublishVolume: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(target, "f"), []byte("x"), 0o644); err != nil {
+		t.Fatalf("writing into the ephemeral volume: %v", err)
+	}
+	vols, _ := c.FindVolumesByName(ctx, "csi-ephemeral-"+handle)
+	if len(vols) != 1 || vols[0].VolumeType != "fast" || len(vols[0].Attachments) != 1 || vols[0].Metadata["cinder.csi.openstack.org/pod-name"] != "p1" {
+		t.Fatalf("Cinder holds %+v; want one attached, tagged volume of type fast", vols)
+	}
+	if _, err := nodeClient.NodeUnpublishVolume(ctx, &csi.NodeUnpublishVolumeRequest{VolumeId: handle, TargetPath: target}); err != nil {
+		t.Fatalf("NodeUnpublishVolume: %v", err)
+	}
+	assertNothingLeft(t, c, "csi-ephemeral-"+handle)
+
+	// The pod's volume is published, then the plugin stops and the pod's mount goes
+	// away (a reboot): the next start must delete the orphan.
+	req.VolumeId = handle + "-2"
+	if _, err := nodeClient.NodePublishVolume(ctx, req); err != nil {
+		t.Fatalf("NodePublishVolume: %v", err)
+	}
+	stop()
+	if err := mount.CleanupMountPoint(target, mount.New(""), false); err != nil {
+		t.Fatal(err)
+	}
+	_, stop = startEphemeralNode(ctx, t, c, dir, node)
+	defer stop()
+	assertNothingLeft(t, c, "csi-ephemeral-"+handle+"-2")
+}
