@@ -2,9 +2,6 @@ package sanity
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/json"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,15 +9,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kubernetes-csi/csi-test/v5/pkg/sanity"
-	"github.com/onsi/ginkgo/v2"
-	"github.com/onsi/ginkgo/v2/types"
-	"github.com/onsi/gomega"
 	utilexec "k8s.io/utils/exec"
 
 	"github.com/cinder-csi/cinder-csi-driver/pkg/cinder/fake"
 	"github.com/cinder-csi/cinder-csi-driver/pkg/driver"
 	"github.com/cinder-csi/cinder-csi-driver/pkg/mount"
+	"github.com/cinder-csi/cinder-csi-driver/test/sanityrun"
 )
 
 const nodeID = "sanity-node-1"
@@ -50,19 +44,6 @@ func requireRealNode(t *testing.T) {
 		}
 	}
 }
-
-// uuidGen makes the IDs the driver accepts: Cinder UUIDs and host-name node IDs.
-type uuidGen struct{}
-
-func newUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
-}
-func (uuidGen) GenerateUniqueValidVolumeID() string { return newUUID() }
-func (uuidGen) GenerateInvalidVolumeID() string     { return "not-a-cinder-id" }
-func (uuidGen) GenerateUniqueValidNodeID() string   { return "node-" + newUUID()[:8] }
-func (uuidGen) GenerateInvalidNodeID() string       { return "not a host name" }
 
 func TestSanity(t *testing.T) {
 	requireRealNode(t)
@@ -102,65 +83,10 @@ func TestSanity(t *testing.T) {
 	})
 	waitForSocket(t, sock)
 
-	cfg := sanity.NewTestConfig()
-	cfg.Address = "unix://" + sock
-	cfg.TargetPath = filepath.Join(dir, "target")
-	cfg.StagingPath = filepath.Join(dir, "staging")
-	cfg.IdempotentCount = 3
-	cfg.TestVolumeSize = 1 << 30
-	cfg.TestVolumeExpandSize = 2 << 30
-	cfg.TestVolumeParameters = map[string]string{"type": "standard"}
-	cfg.TestVolumeMutableParameters = map[string]string{"type": "fast"}
-	cfg.TestNodeVolumeAttachLimit = true
-	cfg.IDGen = uuidGen{}
-	cfg.TestInvalidListVolumesStartingToken = "not-a-token"
-
-	sanity.GinkgoTest(&cfg)
-	gomega.RegisterFailHandler(ginkgo.Fail)
-	suite, reporter := ginkgo.GinkgoConfiguration()
-	for name := range skipped {
-		suite.SkipStrings = append(suite.SkipStrings, name)
-	}
-	reporter.Succinct = true
-	reporter.JSONReport = filepath.Join(dir, "report.json")
-	ginkgo.RunSpecs(t, "CSI sanity: fake cloud, real loop devices", suite, reporter)
-	summarize(t, reporter.JSONReport)
+	cfg := sanityrun.Config(dir, sock)
+	sanityrun.Run(t, cfg, "sanity (fake cloud, real loop devices)", skipped, 20*time.Minute)
 
 	assertNoLeaks(t, cloud, dir)
-}
-
-// summarize prints the figures and every skipped case with its reason.
-func summarize(t *testing.T, path string) {
-	t.Helper()
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("reading the ginkgo report: %v", err)
-	}
-	var reports []types.Report
-	if err := json.Unmarshal(raw, &reports); err != nil {
-		t.Fatalf("parsing the ginkgo report: %v", err)
-	}
-	counts := map[string]int{}
-	for _, r := range reports {
-		for _, s := range r.SpecReports {
-			if s.LeafNodeType != types.NodeTypeIt {
-				continue
-			}
-			counts[s.State.String()]++
-			if s.State == types.SpecStateSkipped || s.State == types.SpecStatePending {
-				why := s.Failure.Message
-				if why == "" {
-					why = skipped[s.LeafNodeText]
-				}
-				if why == "" {
-					why = "filtered"
-				}
-				fmt.Printf("sanity skipped: %s: %s\n", s.FullText(), why)
-			}
-		}
-	}
-	fmt.Printf("sanity: %d passed, %d failed, %d skipped, %d pending\n",
-		counts["passed"], counts["failed"]+counts["panicked"]+counts["interrupted"]+counts["timedout"], counts["skipped"], counts["pending"])
 }
 
 func waitForSocket(t *testing.T, sock string) {
