@@ -8,6 +8,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
+
+	mountutils "k8s.io/mount-utils"
 )
 
 // DriverVolumeTypeNFS is the driver_volume_type of Cinder's NFS (and other remotefs)
@@ -24,6 +27,7 @@ type NFSConnector struct {
 	loop      *LoopDevices
 	mountBase string
 	qcow2     *QemuExports
+	mounts    mountutils.Interface
 }
 
 var _ Connector = (*NFSConnector)(nil)
@@ -33,7 +37,14 @@ var _ Connector = (*NFSConnector)(nil)
 // shares cinder-volume's mounts). It attaches qcow2 images through qemu exports kept
 // under DefaultStateDir; WithQemuExports changes that.
 func NewNFSConnector(loop *LoopDevices, mountBase string) *NFSConnector {
-	return &NFSConnector{loop: loop, mountBase: mountBase, qcow2: NewQemuExports(loop.exec, loop, DefaultStateDir)}
+	return &NFSConnector{loop: loop, mountBase: mountBase, qcow2: NewQemuExports(loop.exec, loop, DefaultStateDir),
+		mounts: mountutils.NewWithoutSystemd("")}
+}
+
+// WithMounter makes the connector mount shares through m (tests pass a FakeMounter).
+func (n *NFSConnector) WithMounter(m mountutils.Interface) *NFSConnector {
+	n.mounts = m
+	return n
 }
 
 // WithQemuExports makes the connector attach qcow2 images through q, or refuse them
@@ -72,14 +83,44 @@ func (n *NFSConnector) Connect(ctx context.Context, volumeID string, data map[st
 	if err := checkVolumeFile(volumeID, path); err != nil {
 		return "", err
 	}
-	if _, err := os.Stat(share); err != nil {
-		return "", fmt.Errorf("%w: NFS share %s of volume %s is not available at %s (this node plugin does not mount shares): %v",
-			ErrDeviceNotFound, export, volumeID, share, err)
+	if err := n.ensureShare(export, share, data); err != nil {
+		return "", fmt.Errorf("%w: NFS share %s of volume %s is not available at %s: %v", ErrDeviceNotFound, export, volumeID, share, err)
 	}
 	if format == "qcow2" {
 		return n.qcow2.Attach(ctx, volumeID, path)
 	}
 	return attachVolumeFile(ctx, n.loop, volumeID, path)
+}
+
+// ensureShare mounts the export at share unless something is mounted there already
+// (another volume of the share, or cinder-volume on the same host): shares are
+// shared, so they are mounted once and left mounted, as os-brick does.
+func (n *NFSConnector) ensureShare(export, share string, data map[string]any) error {
+	notMounted, err := n.mounts.IsLikelyNotMountPoint(share)
+	if err == nil && !notMounted {
+		return nil
+	}
+	if err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	if err := os.MkdirAll(share, 0o750); err != nil {
+		return err
+	}
+	return n.mounts.Mount(export, share, "nfs", nfsOptions(data))
+}
+
+// nfsOptions turns Cinder's "options" (nfs_mount_options, e.g. "-o vers=4.1,proto=tcp")
+// into mount options.
+func nfsOptions(data map[string]any) []string {
+	raw, _ := data["options"].(string)
+	raw = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(raw), "-o"))
+	var out []string
+	for _, o := range strings.Split(raw, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			out = append(out, o)
+		}
+	}
+	return out
 }
 
 // Disconnect detaches both kinds: the format the volume had is not known any more.

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	mountutils "k8s.io/mount-utils"
 	utilexec "k8s.io/utils/exec"
 )
 
@@ -25,7 +26,7 @@ func TestNFSConnectorQcow2(t *testing.T) {
 	data := map[string]any{"export": export, "name": filepath.Base(overlay), "format": "qcow2", "mount_point_base": base}
 
 	t.Run("refused without qemu exports", func(t *testing.T) {
-		c := NewNFSConnector(NewLoopDevices(recordedExec(t)), "").WithQemuExports(nil)
+		c := NewNFSConnector(NewLoopDevices(recordedExec(t)), "").WithQemuExports(nil).WithMounter(shareMounted(export, share))
 		_, err := c.Connect(context.Background(), volID, data)
 		if !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), "this node attaches: raw") {
 			t.Fatalf("err = %v, want ErrUnsupported naming raw", err)
@@ -35,7 +36,7 @@ func TestNFSConnectorQcow2(t *testing.T) {
 	t.Run("handed to the qemu exports", func(t *testing.T) {
 		e := recordedExec(t, run{argv: qemuImgInfoCmd(overlay), err: utilexec.ErrExecutableNotFound})
 		loop := NewLoopDevices(e)
-		c := NewNFSConnector(loop, "").WithQemuExports(NewQemuExports(e, loop, t.TempDir()))
+		c := NewNFSConnector(loop, "").WithQemuExports(NewQemuExports(e, loop, t.TempDir())).WithMounter(shareMounted(export, share))
 		_, err := c.Connect(context.Background(), volID, data)
 		if !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), "qemu-utils") {
 			t.Fatalf("err = %v, want ErrUnsupported naming qemu-utils", err)
@@ -43,7 +44,7 @@ func TestNFSConnectorQcow2(t *testing.T) {
 	})
 
 	t.Run("the name is checked before qemu sees it", func(t *testing.T) {
-		c := NewNFSConnector(NewLoopDevices(recordedExec(t)), "").WithQemuExports(NewQemuExports(recordedExec(t), nil, t.TempDir()))
+		c := NewNFSConnector(NewLoopDevices(recordedExec(t)), "").WithQemuExports(NewQemuExports(recordedExec(t), nil, t.TempDir())).WithMounter(shareMounted(export, share))
 		bad := map[string]any{"export": export, "name": "volume-other.5e0a", "format": "qcow2", "mount_point_base": base}
 		if _, err := c.Connect(context.Background(), volID, bad); !errors.Is(err, ErrInvalidArgument) {
 			t.Fatalf("err = %v, want ErrInvalidArgument", err)
@@ -55,9 +56,15 @@ func TestNFSConnectorQcow2(t *testing.T) {
 			run{argv: losetup("--detach", "/dev/loop2")})
 		loop := NewLoopDevices(e)
 		// No export state: the qemu side runs nothing.
-		c := NewNFSConnector(loop, "").WithQemuExports(NewQemuExports(e, loop, t.TempDir()))
+		c := NewNFSConnector(loop, "").WithQemuExports(NewQemuExports(e, loop, t.TempDir())).WithMounter(shareMounted(export, share))
 		if err := c.Disconnect(context.Background(), volID); err != nil {
 			t.Fatal(err)
 		}
 	})
+}
+
+// shareMounted is a mount table in which the share is already mounted, so tests never
+// run mount(8) for an NFS export.
+func shareMounted(export, share string) *mountutils.FakeMounter {
+	return mountutils.NewFakeMounter([]mountutils.MountPoint{{Device: export, Path: share, Type: "nfs"}})
 }

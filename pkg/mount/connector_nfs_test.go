@@ -5,7 +5,10 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
+
+	mountutils "k8s.io/mount-utils"
 )
 
 func TestShareDirNameMatchesOSBrick(t *testing.T) {
@@ -48,7 +51,6 @@ func TestNFSConnectorConnect(t *testing.T) {
 		{name: "Cinder's mount base", data: data(), steps: attach, want: "/dev/loop9"},
 		{name: "the node's mount base wins", mountBase: base, data: data("mount_point_base", "/elsewhere"), steps: attach, want: "/dev/loop9"},
 		{name: "vmdk", data: data("format", "vmdk"), wantErr: ErrUnsupported},
-		{name: "share not mounted", data: data("export", "10.0.0.1:/other"), wantErr: ErrDeviceNotFound},
 		{name: "another volume's file", data: data("name", "volume-x"), wantErr: ErrInvalidArgument},
 		{name: "name escapes the share", data: data("name", "../volume-"+volID), wantErr: ErrInvalidArgument},
 		{name: "relative base", data: data("mount_point_base", "mnt"), wantErr: ErrInvalidArgument},
@@ -56,8 +58,12 @@ func TestNFSConnectorConnect(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c := NewNFSConnector(NewLoopDevices(scriptedExec(t, tc.steps...)), tc.mountBase)
+			mounted := mountutils.NewFakeMounter([]mountutils.MountPoint{{Device: export, Path: share, Type: "nfs"}})
+			c := NewNFSConnector(NewLoopDevices(scriptedExec(t, tc.steps...)), tc.mountBase).WithMounter(mounted)
 			got, err := c.Connect(context.Background(), volID, tc.data)
+			if log := mounted.GetLog(); len(log) != 0 {
+				t.Errorf("a mounted share was mounted again: %+v", log)
+			}
 			if !errors.Is(err, tc.wantErr) || (tc.wantErr == nil) != (err == nil) {
 				t.Fatalf("err = %v, want %v", err, tc.wantErr)
 			}
@@ -65,5 +71,38 @@ func TestNFSConnectorConnect(t *testing.T) {
 				t.Errorf("device = %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// A share nothing has mounted yet is mounted where os-brick would mount it, with
+// Cinder's nfs_mount_options, before the volume file is attached.
+func TestNFSConnectorMountsShare(t *testing.T) {
+	const export = "127.0.0.1:/srv/export"
+	base := t.TempDir()
+	share := filepath.Join(base, shareDirName(export))
+	file := filepath.Join(share, "volume-"+volID)
+	if err := os.MkdirAll(share, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fake := mountutils.NewFakeMounter(nil)
+	c := NewNFSConnector(NewLoopDevices(scriptedExec(t,
+		step{argv: findCmd(file), out: noLoopDevices},
+		step{argv: losetup("--find", "--show", "--nooverlap", file), out: "/dev/loop9\n"},
+	)), "").WithMounter(fake)
+	dev, err := c.Connect(context.Background(), volID, map[string]any{"export": export, "name": "volume-" + volID,
+		"format": "raw", "mount_point_base": base, "options": "-o vers=4.1,proto=tcp"})
+	if err != nil || dev != "/dev/loop9" {
+		t.Fatalf("Connect = %q, %v", dev, err)
+	}
+	log := fake.GetLog()
+	if len(log) != 1 || log[0].Action != "mount" || log[0].Source != export || log[0].Target != share || log[0].FSType != "nfs" {
+		t.Fatalf("mounts = %+v, want one nfs mount of %s at %s", log, export, share)
+	}
+	mps, _ := fake.List()
+	if len(mps) != 1 || !slices.Equal(mps[0].Opts, []string{"vers=4.1", "proto=tcp"}) {
+		t.Errorf("mount options = %+v, want vers=4.1 and proto=tcp", mps)
 	}
 }

@@ -132,7 +132,7 @@ func TestHostNFSQcow2(t *testing.T) {
 	newConnector := func() *NFSConnector {
 		e := utilexec.New()
 		loop := NewLoopDevices(e)
-		return NewNFSConnector(loop, "").WithQemuExports(NewQemuExports(e, loop, stateDir))
+		return NewNFSConnector(loop, "").WithQemuExports(NewQemuExports(e, loop, stateDir)).WithMounter(shareMounted(export, filepath.Join(base, shareDirName(export))))
 	}
 	data := map[string]any{"export": export, "name": overlayName, "format": "qcow2", "mount_point_base": base}
 	m := NewMounter()

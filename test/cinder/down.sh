@@ -2,8 +2,8 @@
 # down.sh: stop the local Cinder test bed that up.sh started, and clean up.
 #
 #  * stops exactly the processes recorded in $BASE/run/*.pid (and their
-#    descendants): the Cinder services in parallel, then Keystone, RabbitMQ,
-#    epmd and MariaDB;
+#    descendants): Nova and Placement if nova-up.sh started them, the Cinder
+#    services in parallel, then Keystone, RabbitMQ, epmd and MariaDB;
 #  * unmounts filesystems on loop devices whose backing file is under $BASE,
 #    detaches those loop devices, then unmounts everything mounted below $BASE
 #    (the bind mount that stands in for the NFS share);
@@ -26,42 +26,14 @@ if [[ ! -d $BASE ]]; then
 fi
 BASE=$(realpath "$BASE")
 
-# stop NAME: SIGTERM the recorded PID, wait up to 15 s for it and its
-# descendants, then SIGKILL whatever is left of that tree. If the recorded
-# process itself crashed, its orphans (same session) get the same treatment.
-stop() {
-  local name=$1 pid f="$BASE/run/$1.pid"
-  [[ -f $f ]] || return 0
-  local t tree left p i
-  t=$(now)
-  if pid=$(pid_of "$name"); then
-    mapfile -t tree < <({ echo "$pid"; descendants "$pid"; session_members "$name"; } | awk '!seen[$0]++')
-    kill -TERM "$pid" 2>/dev/null
-  else
-    mapfile -t tree < <(session_members "$name")
-    if ((${#tree[@]} == 0)); then rm -f "$f"; return 0; fi   # nothing left of it
-    pid="$(<"$f") (gone; orphans ${tree[*]})"
-    kill -TERM "${tree[@]}" 2>/dev/null
-  fi
-  for i in $(seq 60); do
-    left=()
-    for p in "${tree[@]}"; do kill -0 "$p" 2>/dev/null && left+=("$p"); done
-    ((${#left[@]})) || break
-    sleep 0.25
-  done
-  if ((${#left[@]})); then
-    say "$name: SIGKILL to ${left[*]}"
-    kill -KILL "${left[@]}" 2>/dev/null
-  fi
-  rm -f "$f"
-  say "stopped $name (pid $pid, ${#tree[@]} process(es), $(since "$t")s)"
-}
-
-# Cinder first (graceful_shutdown_timeout = 5, so in parallel), then what it uses.
-for n in "${CINDER_PROCS[@]}"; do stop "$n" & done
+# Nova and Placement (nova-up.sh) first, then Cinder (graceful_shutdown_timeout
+# = 5, so in parallel), then what they use. stop_recorded is in lib.sh.
+for n in "${NOVA_PROCS[@]}"; do stop_recorded "$n" & done
 wait
-for n in "${INFRA_PROCS[@]}"; do stop "$n"; done
-for f in "$BASE"/run/*.pid; do [[ -e $f ]] && stop "$(basename "$f" .pid)"; done
+for n in "${CINDER_PROCS[@]}"; do stop_recorded "$n" & done
+wait
+for n in "${INFRA_PROCS[@]}"; do stop_recorded "$n"; done
+for f in "$BASE"/run/*.pid; do [[ -e $f ]] && stop_recorded "$(basename "$f" .pid)"; done
 
 # Loop devices backed by files under $BASE (volumes a test attached on the
 # "node" side): unmount what is mounted from them, then detach them.

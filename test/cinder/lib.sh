@@ -11,6 +11,8 @@
 #   CINDER_TEST_MYSQL_PORT=3306, CINDER_TEST_KEYSTONE_PORT=5000,
 #   CINDER_TEST_API_PORT=8776 (Keystone auth), CINDER_TEST_NOAUTH_PORT=8777,
 #   CINDER_TEST_RABBIT_PORT=5672          loopback ports
+#   CINDER_TEST_NOVA_PORT=8774, CINDER_TEST_PLACEMENT_PORT=8778,
+#   CINDER_TEST_NEUTRON_STUB_PORT=9696    loopback ports of nova-up.sh's services
 
 TEST_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(cd "$TEST_DIR/../.." && pwd)
@@ -46,6 +48,14 @@ declare -A PROC_WORD=(
 )
 CINDER_PROCS=(cinder-api cinder-api-noauth cinder-backup cinder-volume cinder-scheduler)
 INFRA_PROCS=(keystone rabbitmq epmd mariadb)
+# What nova-up.sh adds (make openstack-up). Each name is also the word its
+# command line contains, so they need no PROC_WORD entry. down.sh stops them
+# first; nova-down.sh stops only them.
+NOVA_PROCS=(nova-api nova-compute nova-conductor nova-scheduler placement-api neutron-stub)
+NOVA_PORT=${CINDER_TEST_NOVA_PORT:-8774}
+PLACEMENT_PORT=${CINDER_TEST_PLACEMENT_PORT:-8778}
+NEUTRON_STUB_PORT=${CINDER_TEST_NEUTRON_STUB_PORT:-9696}
+NOVA_HOST=nova-csi-test   # the one (fake) compute host
 
 now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN{printf "%.1f", b-a}'; }
@@ -81,6 +91,38 @@ session_members() {
   for p in $(ps -e -o pid= -o sid= | awk -v s="$sid" '$2==s{print $1}'); do
     tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q -- "${PROC_WORD[$1]:-$1}" && echo "$p"
   done
+}
+
+# stop_recorded NAME: SIGTERM the recorded PID, wait up to 15 s for it and its
+# descendants, then SIGKILL whatever is left of that tree. If the recorded
+# process itself crashed, its orphans (same session) get the same treatment.
+# Reports through the caller's say().
+stop_recorded() {
+  local name=$1 pid f="$BASE/run/$1.pid"
+  [[ -f $f ]] || return 0
+  local t tree left p i
+  t=$(now)
+  if pid=$(pid_of "$name"); then
+    mapfile -t tree < <({ echo "$pid"; descendants "$pid"; session_members "$name"; } | awk '!seen[$0]++')
+    kill -TERM "$pid" 2>/dev/null
+  else
+    mapfile -t tree < <(session_members "$name")
+    if ((${#tree[@]} == 0)); then rm -f "$f"; return 0; fi   # nothing left of it
+    pid="$(<"$f") (gone; orphans ${tree[*]})"
+    kill -TERM "${tree[@]}" 2>/dev/null
+  fi
+  for i in $(seq 60); do
+    left=()
+    for p in "${tree[@]}"; do kill -0 "$p" 2>/dev/null && left+=("$p"); done
+    ((${#left[@]})) || break
+    sleep 0.25
+  done
+  if ((${#left[@]})); then
+    say "$name: SIGKILL to ${left[*]}"
+    kill -KILL "${left[@]}" 2>/dev/null
+  fi
+  rm -f "$f"
+  say "stopped $name (pid $pid, ${#tree[@]} process(es), $(since "$t")s)"
 }
 
 # memory_of_all: "RSS PSS" in MiB of every recorded process and its descendants.

@@ -146,7 +146,7 @@ PACKAGES=(
   dmidecode   # os-brick's connector probe (cinder-backup) crashes without it
 )
 mkdir -p "$LOG"
-find "$LOG" -maxdepth 1 -type f ! -name apt.log -delete   # a cold start begins a fresh log set
+find "$LOG" -maxdepth 1 -type f ! -name 'apt*.log' -delete   # a cold start begins a fresh log set
 rm -rf "$LOG"/keystone "$LOG"/rabbitmq
 INSTALL_SECS=0
 missing=()
