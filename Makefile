@@ -81,3 +81,16 @@ cinder-up:
 
 cinder-down:
 	bash test/cinder/down.sh
+
+## openstack-up: cinder-up, plus Nova (fake virt driver) and Placement on the same
+## Keystone, RabbitMQ and MariaDB (test/cinder/nova-up.sh). Not part of make test.
+## openstack-down: stops all of it (down.sh stops Nova first); nova-down: Nova only.
+.PHONY: openstack-up openstack-down nova-down
+openstack-up: cinder-up
+	bash test/cinder/nova-up.sh
+
+openstack-down:
+	bash test/cinder/down.sh
+
+nova-down:
+	bash test/cinder/nova-down.sh

@@ -13,8 +13,9 @@
 #
 # Writes clouds.yaml (clouds local, local-appcred, local-noauth) to
 # <repo>/.cache/cinder/clouds.yaml. Re-runnable: when everything is already up
-# it only checks and prints the summary; after a crash it cleans up with
-# down.sh and starts over. Knobs: see lib.sh.
+# it only checks, rewrites this checkout's clouds.yaml if missing or stale, and
+# prints the summary; after a crash it cleans up with down.sh and starts over.
+# nova-up.sh (make openstack-up) adds Nova on top. Knobs: see lib.sh.
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -102,10 +103,54 @@ $1 in $(since "$T0")s
 EOF
 }
 
+# write_clouds_yaml: clouds.yaml from the values of state.env (unchanged if current).
+write_clouds_yaml() {
+  mkdir -p "$(dirname "$CLOUDS_YAML")"
+  umask 077
+  cat >"$CLOUDS_YAML.tmp" <<EOF
+$CLOUDS_MARK on $(date -u +%FT%TZ); down.sh removes it.
+# Secrets are fresh on every cold start. Use: OS_CLIENT_CONFIG_FILE=<this file> OS_CLOUD=local
+clouds:
+  local:
+    auth_type: password
+    auth:
+      auth_url: $KS_URL
+      username: $TEST_USER
+      password: "$USER_PASSWORD"
+      project_name: $TEST_PROJECT
+      user_domain_name: Default
+      project_domain_name: Default
+    region_name: $REGION
+    interface: public
+    identity_api_version: 3
+  local-appcred:
+    auth_type: v3applicationcredential
+    auth:
+      auth_url: $KS_URL
+      application_credential_id: $APPCRED_ID
+      application_credential_secret: "$APPCRED_SECRET"
+    region_name: $REGION
+    interface: public
+    identity_api_version: 3
+  local-noauth:
+    auth_type: none
+    auth:
+      endpoint: http://127.0.0.1:$NOAUTH_PORT/v3
+      project_id: $PROJECT_ID
+EOF
+  # Several checkouts may share one test bed: each keeps its own clouds.yaml.
+  if [[ -f $CLOUDS_YAML ]] && cmp -s <(tail -n +2 "$CLOUDS_YAML.tmp") <(tail -n +2 "$CLOUDS_YAML"); then
+    rm -f "$CLOUDS_YAML.tmp"
+  else
+    mv "$CLOUDS_YAML.tmp" "$CLOUDS_YAML"
+  fi
+  umask 022
+}
+
 # ------------------------------------------------------------ already up? --
 # Ready marker + every recorded process alive + a real request through each API.
 already_up() {
-  [[ -f $RUN/ready && -f $RUN/state.env && -f $CLOUDS_YAML ]] || return 1
+  [[ -f $RUN/ready && -f $RUN/state.env ]] || return 1
   # shellcheck disable=SC1091
   source "$RUN/state.env"
   local n
@@ -120,6 +165,7 @@ already_up() {
 }
 if [[ -d $RUN ]] && already_up; then
   SHARE_DIR=$BASE/export
+  write_clouds_yaml   # this checkout's copy may be missing or stale
   summary "already up: checked"
   exit 0
 fi
@@ -491,41 +537,7 @@ curl -sf -o /dev/null -H "X-Auth-Token: $TOKEN" -H "$MV" "$EP/volumes" ||
 timing "READY" "$(since "$T_START")"
 
 # --------------------------------------------------------------- clouds.yaml --
-mkdir -p "$(dirname "$CLOUDS_YAML")"
-umask 077
-cat >"$CLOUDS_YAML.tmp" <<EOF
-$CLOUDS_MARK on $(date -u +%FT%TZ); down.sh removes it.
-# Secrets are fresh on every cold start. Use: OS_CLIENT_CONFIG_FILE=<this file> OS_CLOUD=local
-clouds:
-  local:
-    auth_type: password
-    auth:
-      auth_url: $KS_URL
-      username: $TEST_USER
-      password: "$USER_PASSWORD"
-      project_name: $TEST_PROJECT
-      user_domain_name: Default
-      project_domain_name: Default
-    region_name: $REGION
-    interface: public
-    identity_api_version: 3
-  local-appcred:
-    auth_type: v3applicationcredential
-    auth:
-      auth_url: $KS_URL
-      application_credential_id: $APPCRED_ID
-      application_credential_secret: "$APPCRED_SECRET"
-    region_name: $REGION
-    interface: public
-    identity_api_version: 3
-  local-noauth:
-    auth_type: none
-    auth:
-      endpoint: http://127.0.0.1:$NOAUTH_PORT/v3
-      project_id: $PROJECT_ID
-EOF
-mv "$CLOUDS_YAML.tmp" "$CLOUDS_YAML"
-umask 022
+write_clouds_yaml
 touch "$RUN/ready"
 mem=$(memory_of_all)
 printf '%-32s %7s MiB\n' "RSS, all processes" "${mem% *}" "PSS, all processes" "${mem#* }" >>"$LOG/timings.txt"
