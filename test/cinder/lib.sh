@@ -127,16 +127,32 @@ stop_recorded() {
 
 # memory_of_all: "RSS PSS" in MiB of every recorded process and its descendants.
 memory_of_all() {
-  local f pid p rss=0 pss=0 v
+  local f pids=()
   for f in "$BASE"/run/*.pid; do
-    [[ -e $f ]] || continue
-    pid=$(pid_of "$(basename "$f" .pid)") || continue
+    [[ -e $f ]] && pids+=("$(basename "$f" .pid)")
+  done
+  memory_of "${pids[@]}"
+}
+
+# memory_of NAME...: "RSS PSS" in MiB of the recorded processes and their descendants.
+memory_of() {
+  local n pid p rss=0 pss=0 v
+  for n in "$@"; do
+    pid=$(pid_of "$n") || continue
     for p in "$pid" $(descendants "$pid"); do
       v=$(awk '/^Rss:/{r=$2} /^Pss:/{s=$2} END{print r+0, s+0}' "/proc/$p/smaps_rollup" 2>/dev/null || echo "0 0")
       rss=$((rss + ${v% *})); pss=$((pss + ${v#* }))
     done
   done
   echo "$((rss / 1024)) $((pss / 1024))"
+}
+
+# missing_packages PKG...: prints those of the Debian packages that are not installed.
+missing_packages() {
+  local p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || echo "$p"
+  done
 }
 
 # with_lock: one up.sh/down.sh at a time per state dir.

@@ -101,15 +101,7 @@ compute_visible() {   # the fake host has a resource provider and a cell mapping
   [[ $(sql -N -e "SELECT COUNT(*) FROM nova_api.host_mappings WHERE host='$NOVA_HOST'") == 1 ]]
 }
 nova_mem() {   # "RSS PSS" in MiB of the Nova processes and their descendants
-  local n pid p rss=0 pss=0 v
-  for n in "${NOVA_PROCS[@]}"; do
-    pid=$(pid_of "$n") || continue
-    for p in "$pid" $(descendants "$pid"); do
-      v=$(awk '/^Rss:/{r=$2} /^Pss:/{s=$2} END{print r+0, s+0}' "/proc/$p/smaps_rollup" 2>/dev/null || echo "0 0")
-      rss=$((rss + ${v% *})); pss=$((pss + ${v#* }))
-    done
-  done
-  echo "$((rss / 1024)) $((pss / 1024))"
+  memory_of "${NOVA_PROCS[@]}"
 }
 summary() {
   local mem all; mem=$(nova_mem); all=$(memory_of_all)
@@ -164,10 +156,7 @@ PACKAGES=(
   python3-novaclient python3-osc-placement
 )
 INSTALL_SECS=0
-missing=()
-for p in "${PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
+mapfile -t missing < <(missing_packages "${PACKAGES[@]}")
 if ((${#missing[@]})); then
   [[ ${CINDER_TEST_SKIP_INSTALL:-0} == 1 ]] && die "missing packages: ${missing[*]}"
   say "installing ${#missing[@]} packages (once per machine, about a minute): ${missing[*]}"

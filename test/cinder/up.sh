@@ -195,10 +195,7 @@ mkdir -p "$LOG"
 find "$LOG" -maxdepth 1 -type f ! -name 'apt*.log' -delete   # a cold start begins a fresh log set
 rm -rf "$LOG"/keystone "$LOG"/rabbitmq
 INSTALL_SECS=0
-missing=()
-for p in "${PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
+mapfile -t missing < <(missing_packages "${PACKAGES[@]}")
 if ((${#missing[@]})); then
   [[ ${CINDER_TEST_SKIP_INSTALL:-0} == 1 ]] && die "missing packages: ${missing[*]}"
   say "installing ${#missing[@]} packages (once per machine, a few minutes): ${missing[*]}"
