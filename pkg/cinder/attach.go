@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/gophercloud/gophercloud/v2/openstack/blockstorage/v3/attachments"
 )
 
 // Helpers shared by the Nova and the Cinder attacher. Both read the truth from the
@@ -85,4 +87,26 @@ func inFlight(status string) bool {
 		return true
 	}
 	return false
+}
+
+// listAttachments returns the volume's Cinder attachments, complete or not.
+func (c *Client) listAttachments(ctx context.Context, volumeID string) ([]attachments.Attachment, error) {
+	pages, err := attachments.List(c.cinder(mvAttachments), attachments.ListOpts{VolumeID: volumeID}).AllPages(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list attachments of volume %s: %w", volumeID, mapError(err))
+	}
+	list, err := attachments.ExtractAttachments(pages)
+	if err != nil {
+		return nil, fmt.Errorf("list attachments of volume %s: %w", volumeID, err)
+	}
+	return list, nil
+}
+
+// deleteAttachment deletes one Cinder attachment; one already gone is fine.
+func (c *Client) deleteAttachment(ctx context.Context, volumeID, attachmentID string) error {
+	err := attachments.Delete(ctx, c.cinder(mvAttachments), attachmentID).ExtractErr()
+	if err != nil && !isNotFound(err) {
+		return fmt.Errorf("delete attachment %s of volume %s: %w", attachmentID, volumeID, mapError(err))
+	}
+	return nil
 }

@@ -26,12 +26,9 @@ type cinderAttacher struct{ c *Client }
 const attachmentStatusAttached = "attached"
 
 // Attach implements Attacher.
-func (a *cinderAttacher) Attach(ctx context.Context, volumeID, node string) (*Attachment, error) {
-	c := a.c
-	v, err := c.GetVolume(ctx, volumeID)
-	if err != nil {
-		return nil, fmt.Errorf("attach: %w", err)
-	}
+func (a *cinderAttacher) Attach(ctx context.Context, v *Volume, node string) (*Attachment, error) {
+	c, volumeID := a.c, v.ID
+	var err error
 	if existing, ok := attachmentOf(v, node); ok {
 		att, err := a.reuse(ctx, volumeID, node, existing.AttachmentID)
 		if att != nil || err != nil {
@@ -83,7 +80,7 @@ func (a *cinderAttacher) reuse(ctx context.Context, volumeID, node, attachmentID
 			return &Attachment{VolumeID: volumeID, NodeID: node, AttachmentID: attachmentID, Connection: conn}, nil
 		}
 		klog.InfoS("Replacing an attachment that has no connection info", "volumeID", volumeID, "nodeID", node, "attachmentID", attachmentID)
-		if err := a.deleteAttachment(ctx, volumeID, attachmentID); err != nil {
+		if err := a.c.deleteAttachment(ctx, volumeID, attachmentID); err != nil {
 			return nil, err
 		}
 	}
@@ -93,7 +90,7 @@ func (a *cinderAttacher) reuse(ctx context.Context, volumeID, node, attachmentID
 // deleteIncomplete deletes the volume's attachments that were made without Nova
 // and never completed.
 func (a *cinderAttacher) deleteIncomplete(ctx context.Context, volumeID string) error {
-	list, err := a.list(ctx, volumeID)
+	list, err := a.c.listAttachments(ctx, volumeID)
 	if err != nil {
 		return err
 	}
@@ -103,30 +100,9 @@ func (a *cinderAttacher) deleteIncomplete(ctx context.Context, volumeID string) 
 			continue
 		}
 		klog.InfoS("Deleting an attachment an interrupted call left behind", "volumeID", volumeID, "attachmentID", att.ID, "status", att.Status)
-		if err := a.deleteAttachment(ctx, volumeID, att.ID); err != nil {
+		if err := a.c.deleteAttachment(ctx, volumeID, att.ID); err != nil {
 			return err
 		}
-	}
-	return nil
-}
-
-func (a *cinderAttacher) list(ctx context.Context, volumeID string) ([]attachments.Attachment, error) {
-	pages, err := attachments.List(a.c.cinder(mvAttachments), attachments.ListOpts{VolumeID: volumeID}).AllPages(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("list attachments of volume %s: %w", volumeID, mapError(err))
-	}
-	list, err := attachments.ExtractAttachments(pages)
-	if err != nil {
-		return nil, fmt.Errorf("list attachments of volume %s: %w", volumeID, err)
-	}
-	return list, nil
-}
-
-// deleteAttachment deletes one attachment; one already gone is fine.
-func (a *cinderAttacher) deleteAttachment(ctx context.Context, volumeID, attachmentID string) error {
-	err := attachments.Delete(ctx, a.c.cinder(mvAttachments), attachmentID).ExtractErr()
-	if err != nil && !isNotFound(err) {
-		return fmt.Errorf("delete attachment %s of volume %s: %w", attachmentID, volumeID, mapError(err))
 	}
 	return nil
 }
@@ -158,7 +134,7 @@ func (a *cinderAttacher) AttachedVolumes(ctx context.Context, node string) ([]st
 // cleanUp deletes an attachment this call made and cannot finish, so that the
 // retry starts clean. A failure is only logged: the caller reports the first one.
 func (a *cinderAttacher) cleanUp(ctx context.Context, volumeID, attachmentID string) {
-	if err := a.deleteAttachment(ctx, volumeID, attachmentID); err != nil {
+	if err := a.c.deleteAttachment(ctx, volumeID, attachmentID); err != nil {
 		klog.ErrorS(err, "Could not delete an unfinished attachment", "volumeID", volumeID, "attachmentID", attachmentID)
 	}
 }
@@ -174,7 +150,7 @@ func (a *cinderAttacher) Detach(ctx context.Context, volumeID, node string) erro
 	}
 	for _, att := range v.Attachments {
 		if att.ServerID == "" && attachedHost(att.ServerID, att.HostName, att.Device) == node {
-			if err := a.deleteAttachment(ctx, volumeID, att.AttachmentID); err != nil {
+			if err := a.c.deleteAttachment(ctx, volumeID, att.AttachmentID); err != nil {
 				return err
 			}
 		}

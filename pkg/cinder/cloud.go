@@ -56,10 +56,11 @@ type Cloud interface {
 // host name and the node reaches the volume through the returned connection info).
 type Attacher interface {
 	// Attach attaches the volume to the node and waits until Cinder shows it attached.
+	// v is the volume as the caller just read it (GetVolume), which spares a read.
 	// It is idempotent: an existing attachment to this node is returned as is.
 	// A missing volume or node is ErrNotFound; a non-multiattach volume attached to
 	// another node is ErrAttachedElsewhere.
-	Attach(ctx context.Context, volumeID, nodeID string) (*Attachment, error)
+	Attach(ctx context.Context, v *Volume, nodeID string) (*Attachment, error)
 	// Detach removes the node's attachment and waits until it is gone. A missing
 	// volume, node or attachment is not an error.
 	Detach(ctx context.Context, volumeID, nodeID string) error

@@ -10,6 +10,9 @@ import (
 type fakeAttachment struct {
 	id, volumeID, instance, host, mountpoint, status string
 	hasConnection                                    bool
+	// novaMapping is Nova's block device mapping of the volume on the instance:
+	// set for attachments Nova made, not for ones made with the attachments API.
+	novaMapping bool
 }
 
 func (f *fakeOpenStack) attachmentDoc(a *fakeAttachment) map[string]any {
@@ -106,6 +109,7 @@ func (f *fakeOpenStack) cinderAttachments(w http.ResponseWriter, r *http.Request
 		}
 		conn := dig(req, "connector")
 		a := &fakeAttachment{id: f.newID(), volumeID: volumeID, status: "reserved"}
+		a.instance, _ = req["instance_uuid"].(string)
 		v["status"] = StatusReserved
 		if len(conn) > 0 {
 			a.status, a.hasConnection = "attaching", true
@@ -163,7 +167,7 @@ func (f *fakeOpenStack) nova(w http.ResponseWriter, r *http.Request, parts []str
 	}
 	find := func(volumeID string) *fakeAttachment {
 		for _, a := range f.attachments {
-			if a.instance == sid && a.volumeID == volumeID {
+			if a.instance == sid && a.volumeID == volumeID && a.novaMapping {
 				return a
 			}
 		}
@@ -176,7 +180,7 @@ func (f *fakeOpenStack) nova(w http.ResponseWriter, r *http.Request, parts []str
 		if !ok {
 			return
 		}
-		a := &fakeAttachment{id: f.newID(), volumeID: volumeID, instance: sid, host: "compute-1", mountpoint: "/dev/vdb", status: "reserved", hasConnection: true}
+		a := &fakeAttachment{id: f.newID(), volumeID: volumeID, instance: sid, host: "compute-1", mountpoint: "/dev/vdb", status: "reserved", hasConnection: true, novaMapping: true}
 		f.attachments[a.id] = a
 		v["status"] = StatusReserved
 		fails := f.novaAttachFails
@@ -191,7 +195,7 @@ func (f *fakeOpenStack) nova(w http.ResponseWriter, r *http.Request, parts []str
 	case len(parts) == 2 && r.Method == http.MethodGet:
 		list := []any{}
 		for _, a := range f.attachments {
-			if a.instance == sid {
+			if a.instance == sid && a.novaMapping {
 				list = append(list, f.novaDoc(a))
 			}
 		}

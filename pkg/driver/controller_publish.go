@@ -38,7 +38,7 @@ func (d *Driver) ControllerPublishVolume(ctx context.Context, req *csi.Controlle
 			return nil, err
 		}
 	}
-	att, err := d.deps.Attacher.Attach(ctx, a.volumeID, a.nodeID)
+	att, err := d.deps.Attacher.Attach(ctx, vol, a.nodeID)
 	if err != nil {
 		return nil, toStatus(err, "attaching volume %s to node %s", a.volumeID, a.nodeID)
 	}

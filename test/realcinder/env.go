@@ -75,13 +75,20 @@ func NodeDeps() (mount.Mounter, map[string]mount.DeviceLocator) {
 func StartDriver(ctx context.Context, cloud *cinder.Client, dir, nodeID string, maxVolumes int) (*grpc.ClientConn, func() error, error) {
 	sock := filepath.Join(dir, "csi.sock")
 	mounter, locators := NodeDeps()
-	d, err := driver.New(DriverOptions("unix://"+sock, nodeID), driver.Deps{
+	return Serve(ctx, DriverOptions("unix://"+sock, nodeID), driver.Deps{
 		Cloud: cloud, Attacher: cloud.CinderAttacher(), Mounter: mounter, Locators: locators,
 		Node: driver.NodeIdentity{ID: nodeID, Zone: "nova"}, MaxVolumesPerNode: maxVolumes, Version: "realcinder-test",
 	})
+}
+
+// Serve runs a driver with these options and dependencies in-process until the
+// returned stop function is called; the connection reaches it on o.Endpoint.
+func Serve(ctx context.Context, o driver.Options, deps driver.Deps) (*grpc.ClientConn, func() error, error) {
+	d, err := driver.New(o, deps)
 	if err != nil {
 		return nil, nil, err
 	}
+	sock := strings.TrimPrefix(o.Endpoint, "unix://")
 	rctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- d.Run(rctx) }()
@@ -91,7 +98,7 @@ func StartDriver(ctx context.Context, cloud *cinder.Client, dir, nodeID string, 
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	conn, err := grpc.NewClient("unix://"+sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(o.Endpoint, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		cancel()
 		return nil, nil, err

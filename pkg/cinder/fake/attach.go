@@ -23,8 +23,8 @@ func (c *Cloud) NovaAttacher() *Attacher { return &Attacher{c: c, nova: true} }
 func (c *Cloud) CinderAttacher() *Attacher { return &Attacher{c: c} }
 
 // Attach is idempotent per node and refuses a second node for non-multiattach volumes.
-func (a *Attacher) Attach(ctx context.Context, volumeID, nodeID string) (*cinder.Attachment, error) {
-	c := a.c
+func (a *Attacher) Attach(ctx context.Context, vol *cinder.Volume, nodeID string) (*cinder.Attachment, error) {
+	c, volumeID := a.c, vol.ID
 	if err := c.enter("Attach"); err != nil {
 		return nil, err
 	}

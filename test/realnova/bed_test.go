@@ -1,0 +1,168 @@
+package realnova
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/container-storage-interface/spec/lib/go/csi"
+
+	"github.com/cinder-csi/cinder-csi-driver/pkg/cinder"
+	"github.com/cinder-csi/cinder-csi-driver/test/realcinder"
+)
+
+// bed is one test's view of the real Nova + Cinder: the stack (operator and
+// hypervisor), the driver's client with its calls counted, and the stand-in.
+type bed struct {
+	st    *Stack
+	cloud *cinder.Client
+	calls *Calls
+	hv    *Hypervisor
+	dir   string
+}
+
+// requireNova skips (or fails, under REQUIRE_REAL_NOVA=1) without root or Nova.
+func requireNova(t *testing.T) {
+	t.Helper()
+	skip := t.Skipf
+	if os.Getenv("REQUIRE_REAL_NOVA") == "1" {
+		skip = t.Fatalf
+	}
+	if os.Geteuid() != 0 {
+		skip("the real-Nova tests need root: they play the hypervisor with loop devices")
+	}
+	if _, err := realcinder.CloudsFile(); err != nil {
+		skip("%v (the Nova tests need make openstack-up)", err)
+	}
+}
+
+func newBed(t *testing.T) *bed {
+	t.Helper()
+	requireNova(t)
+	ctx := context.Background()
+	st, err := NewStack(ctx, "local")
+	if err != nil {
+		if os.Getenv("REQUIRE_REAL_NOVA") != "1" {
+			t.Skipf("%v", err)
+		}
+		t.Fatal(err)
+	}
+	path, _ := realcinder.CloudsFile()
+	cfg, err := cinder.LoadConfig(path, "local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := &Calls{}
+	cloud, err := cinder.NewClient(ctx, cfg, cinder.ClientOptions{UserAgent: "cinder-csi-realnova-test", WrapTransport: calls.Wrap})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Short socket paths: unix sockets are limited to 108 bytes.
+	dir, err := os.MkdirTemp("", "rn")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &bed{st: st, cloud: cloud, calls: calls, hv: NewHypervisor(st), dir: dir}
+	t.Cleanup(func() {
+		if err := b.hv.Stop(); err != nil {
+			t.Errorf("hypervisor stand-in: %v", err)
+		}
+		os.RemoveAll(dir)
+	})
+	return b
+}
+
+// server boots a test server, deleted at the end of the test.
+func (b *bed) server(t *testing.T, name string) *Server {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	srv, err := b.st.BootServer(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		if err := b.st.DeleteServer(ctx, srv); err != nil {
+			t.Errorf("cleanup: %v", err)
+		}
+	})
+	return srv
+}
+
+// node starts the driver for srv, stopped at the end of the test.
+func (b *bed) node(t *testing.T, srv *Server) *Node {
+	t.Helper()
+	dir := filepath.Join(b.dir, srv.Name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	n, err := StartNode(context.Background(), b.cloud, b.hv, srv, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := n.Stop(); err != nil {
+			t.Errorf("driver on %s: %v", srv.Name, err)
+		}
+	})
+	return n
+}
+
+// attachedVolumes lists the volumes Nova has on srv, boot volume aside.
+func (b *bed) attachedVolumes(t *testing.T, srv *Server) []string {
+	t.Helper()
+	ids, err := b.cloud.NovaAttacher().AttachedVolumes(context.Background(), srv.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, id := range ids {
+		if id != srv.BootVolume {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// leftovers lists the volumes and snapshots whose names start with one of prefixes.
+func (b *bed) leftovers(t *testing.T, prefixes ...string) []string {
+	t.Helper()
+	ctx := context.Background()
+	var left []string
+	vols, _, err := b.cloud.ListVolumes(ctx, cinder.ListOpts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snaps, _, err := b.cloud.ListSnapshots(ctx, cinder.SnapshotListOpts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]string{}
+	for _, v := range vols {
+		names["volume "+v.ID] = v.Name
+	}
+	for _, s := range snaps {
+		names["snapshot "+s.ID] = s.Name
+	}
+	for what, name := range names {
+		for _, p := range prefixes {
+			if strings.HasPrefix(name, p) {
+				left = append(left, what+" ("+name+")")
+			}
+		}
+	}
+	return left
+}
+
+// Capability helpers for the CSI calls the tests make.
+var (
+	mountCap = &csi.VolumeCapability{
+		AccessType: &csi.VolumeCapability_Mount{Mount: &csi.VolumeCapability_MountVolume{FsType: "ext4"}},
+		AccessMode: &csi.VolumeCapability_AccessMode{Mode: csi.VolumeCapability_AccessMode_SINGLE_NODE_WRITER},
+	}
+)
