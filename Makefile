@@ -11,9 +11,9 @@ BIN := $(CURDIR)/bin
 # Short fuzz runs inside make test; run `make fuzz FUZZTIME=5m` for a longer hunt.
 FUZZTIME ?= 5s
 # Debian packages the node code and its real-mount tests use.
-NODE_PKGS := util-linux e2fsprogs xfsprogs btrfs-progs udev mount qemu-utils qemu-system-common
+NODE_PKGS := util-linux e2fsprogs xfsprogs btrfs-progs dosfstools udev mount qemu-utils qemu-system-common
 
-.PHONY: all build test unit sanity realcinder demo fuzz bench deps lint clean
+.PHONY: all build test unit sanity realcinder realnova demo fuzz bench deps lint clean
 
 all: build
 
@@ -33,8 +33,9 @@ $(CACHE)/deps.stamp: Makefile
 
 ## test: every test: unit (race), short fuzz runs, csi-sanity on real loop devices
 ## with the fake cloud, then the real local Cinder (started if needed, left running:
-## `make cinder-down` stops it) with csi-sanity, the lifecycle, auth and fault tests.
-test: deps build unit fuzz sanity cinder-up realcinder
+## `make cinder-down` stops it) with csi-sanity, the lifecycle, auth and fault tests,
+## then Nova on top (make openstack-down stops all) with the --attacher nova suites.
+test: deps build unit fuzz sanity cinder-up realcinder openstack-up realnova e2e
 
 ## realcinder: the suites against the real local Cinder (needs `make cinder-up`).
 realcinder:
@@ -43,6 +44,33 @@ realcinder:
 	  grep -E '^(real-cinder|lifecycle)|^(ok|FAIL|--- |    --- )' $(CACHE)/realcinder.log; \
 	  echo "real-Cinder suites took $$(( $$(date +%s) - start ))s"; \
 	  [ $$rc = 0 ] || { echo "real-Cinder suites failed; full log in $(CACHE)/realcinder.log"; grep -v '^[IWE][0-9]' $(CACHE)/realcinder.log | tail -60; }; exit $$rc
+
+## realnova: the --attacher nova suites against real Nova + Cinder (needs make
+## openstack-up): csi-sanity, a volume moving between servers, stuck attachments,
+## node identity from metadata, and the attach/detach figures.
+realnova: build
+	@mkdir -p $(CACHE)
+	@start=$$(date +%s); REQUIRE_REAL_NOVA=1 CSI_DRIVER_BIN=$(BIN)/csi-driver $(GO) test -race -count=1 -timeout 45m -v ./test/realnova/ > $(CACHE)/realnova.log 2>&1; rc=$$?; \
+	  grep -E '^(real-nova|nova-figures)|^(ok|FAIL|--- |    --- )' $(CACHE)/realnova.log; \
+	  echo "real-Nova suites took $$(( $$(date +%s) - start ))s"; \
+	  [ $$rc = 0 ] || { echo "real-Nova suites failed; full log in $(CACHE)/realnova.log"; grep -v '^[IWE][0-9]' $(CACHE)/realnova.log | tail -60; }; exit $$rc
+
+## e2e: Kubernetes end to end. Builds the pinned control plane, sidecars, helm and
+## snapshot CRDs from the Go module proxy into .cache/e2e/bin (once per version:
+## test/e2e/tools.sh), then runs test/e2e against the real local Cinder: the chart
+## through a server-side dry run, PVCs, snapshots, backups, resize, retype, attach.
+E2E_BIN := $(CACHE)/e2e/bin
+.PHONY: e2e e2e-tools
+e2e-tools:
+	@mkdir -p $(CACHE)/e2e
+	@bash test/e2e/tools.sh $(E2E_BIN) > $(CACHE)/e2e/tools.log 2>&1 || { tail -40 $(CACHE)/e2e/tools.log; exit 1; }
+	@tail -1 $(CACHE)/e2e/tools.log
+
+e2e: build cinder-up e2e-tools
+	@start=$$(date +%s); REQUIRE_E2E=1 E2E_BIN=$(E2E_BIN) $(GO) test -race -count=1 -timeout 30m -v ./test/e2e/ > $(CACHE)/e2e.log 2>&1; rc=$$?; \
+	  grep -E '^e2e-timing|^(ok|FAIL|--- |    --- )|e2e_test.go' $(CACHE)/e2e.log; \
+	  echo "Kubernetes e2e took $$(( $$(date +%s) - start ))s"; \
+	  [ $$rc = 0 ] || { echo "e2e failed; full log in $(CACHE)/e2e.log, component logs in /tmp/cinder-csi-e2e/logs"; grep -v '^[IWE][0-9]' $(CACHE)/e2e.log | tail -60; }; exit $$rc
 
 ## demo: the main job: a real local Cinder, the driver, and a volume's life through
 ## the CSI API with readable progress. Cinder is left running (make cinder-down).
@@ -83,7 +111,7 @@ cinder-down:
 	bash test/cinder/down.sh
 
 ## openstack-up: cinder-up, plus Nova (fake virt driver) and Placement on the same
-## Keystone, RabbitMQ and MariaDB (test/cinder/nova-up.sh). Not part of make test.
+## Keystone, RabbitMQ and MariaDB (test/cinder/nova-up.sh).
 ## openstack-down: stops all of it (down.sh stops Nova first); nova-down: Nova only.
 .PHONY: openstack-up openstack-down nova-down
 openstack-up: cinder-up

@@ -60,7 +60,7 @@ func (a *cinderAttacher) Attach(ctx context.Context, v *Volume, node string) (*A
 		a.cleanUp(ctx, volumeID, created.ID)
 		return nil, fmt.Errorf("complete attachment %s of volume %s: %w", created.ID, volumeID, mapError(err))
 	}
-	if _, err := c.waitAttached(ctx, volumeID, node, nil); err != nil {
+	if _, err := c.waitAttached(ctx, volumeID, node, false, nil); err != nil {
 		return nil, fmt.Errorf("attach: %w", err)
 	}
 	klog.V(2).InfoS("Volume attached", "volumeID", volumeID, "nodeID", node, "attachmentID", created.ID, "driverVolumeType", conn.DriverVolumeType)
@@ -162,7 +162,7 @@ func (a *cinderAttacher) Detach(ctx context.Context, volumeID, node string) erro
 			return err
 		}
 	}
-	if err := a.c.waitDetached(ctx, volumeID, node); err != nil {
+	if err := a.c.waitDetached(ctx, volumeID, node, false); err != nil {
 		return fmt.Errorf("detach: %w", err)
 	}
 	klog.V(2).InfoS("Volume detached", "volumeID", volumeID, "nodeID", node)

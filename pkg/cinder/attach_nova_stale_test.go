@@ -25,7 +25,10 @@ func TestNovaStaleAttachments(t *testing.T) {
 				f.attachments[a.id] = a
 				f.markAttached(a)
 			},
-			op:       func(c *Client, vol string) error { _, err := c.NovaAttacher().Attach(context.Background(), c.known(vol), "server-2"); return err },
+			op: func(c *Client, vol string) error {
+				_, err := c.NovaAttacher().Attach(context.Background(), c.known(vol), "server-2")
+				return err
+			},
 			wantLeft: 1,
 		},
 		{
@@ -34,7 +37,10 @@ func TestNovaStaleAttachments(t *testing.T) {
 				f.attachments["stale"] = &fakeAttachment{id: "stale", volumeID: vol, instance: "server-1", status: "reserved"}
 				f.volumes[vol]["status"] = StatusReserved
 			},
-			op:       func(c *Client, vol string) error { _, err := c.NovaAttacher().Attach(context.Background(), c.known(vol), "server-1"); return err },
+			op: func(c *Client, vol string) error {
+				_, err := c.NovaAttacher().Attach(context.Background(), c.known(vol), "server-1")
+				return err
+			},
 			wantLeft: 1,
 		},
 		{
@@ -45,7 +51,10 @@ func TestNovaStaleAttachments(t *testing.T) {
 				f.volumes[vol]["status"] = StatusAttaching
 				f.later(vol, func(map[string]any) { f.markAttached(a) })
 			},
-			op:       func(c *Client, vol string) error { _, err := c.NovaAttacher().Attach(context.Background(), c.known(vol), "server-1"); return err },
+			op: func(c *Client, vol string) error {
+				_, err := c.NovaAttacher().Attach(context.Background(), c.known(vol), "server-1")
+				return err
+			},
 			wantLeft: 1,
 		},
 		{
@@ -55,7 +64,10 @@ func TestNovaStaleAttachments(t *testing.T) {
 				f.attachments[a.id] = a
 				f.markAttached(a)
 			},
-			op:       func(c *Client, vol string) error { _, err := c.NovaAttacher().Attach(context.Background(), c.known(vol), "server-2"); return err },
+			op: func(c *Client, vol string) error {
+				_, err := c.NovaAttacher().Attach(context.Background(), c.known(vol), "server-2")
+				return err
+			},
 			wantErr:  ErrAttachedElsewhere,
 			wantLeft: 1,
 		},
@@ -67,7 +79,9 @@ func TestNovaStaleAttachments(t *testing.T) {
 				f.markAttached(a)
 				f.volumes[vol]["status"] = StatusDetaching
 			},
-			op:       func(c *Client, vol string) error { return c.NovaAttacher().Detach(context.Background(), vol, "server-1") },
+			op: func(c *Client, vol string) error {
+				return c.NovaAttacher().Detach(context.Background(), vol, "server-1")
+			},
 			wantLeft: 0,
 		},
 		{
@@ -77,7 +91,9 @@ func TestNovaStaleAttachments(t *testing.T) {
 				f.attachments[a.id] = a
 				f.markAttached(a)
 			},
-			op:       func(c *Client, vol string) error { return c.NovaAttacher().Detach(context.Background(), vol, "server-gone") },
+			op: func(c *Client, vol string) error {
+				return c.NovaAttacher().Detach(context.Background(), vol, "server-gone")
+			},
 			wantLeft: 0,
 		},
 	}

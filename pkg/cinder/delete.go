@@ -40,7 +40,7 @@ func (c *Client) deleteWhole(ctx context.Context, what string, status func(conte
 	if err := del(ctx); err != nil && !errors.Is(err, ErrNotFound) {
 		return err
 	}
-	err = c.waitFor(ctx, what+" to be deleted", func(ctx context.Context) (bool, string, error) {
+	err = c.waitAfterRequest(ctx, what+" to be deleted", func(ctx context.Context) (bool, string, error) {
 		st, err := status(ctx)
 		if errors.Is(err, ErrNotFound) {
 			return true, "", nil

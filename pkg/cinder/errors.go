@@ -14,6 +14,9 @@ var (
 	ErrAttachedElsewhere = errors.New("attached to another node")
 	// ErrQuotaExceeded: the project's quota does not allow the operation (HTTP 413).
 	ErrQuotaExceeded = errors.New("quota exceeded")
+	// ErrAttachLimit: the server has as many disks as Nova allows
+	// ([compute] max_disk_devices_to_attach; HTTP 403 TooManyDiskDevices).
+	ErrAttachLimit = errors.New("attach limit reached")
 	// ErrInvalidInput: Cinder rejected a parameter (HTTP 400), for example an unknown
 	// volume type or availability zone.
 	ErrInvalidInput = errors.New("invalid input")

@@ -70,6 +70,8 @@ func mapHTTPError(status int, method, url string, body []byte) error {
 		sentinel = ErrQuotaExceeded
 	case status == http.StatusForbidden && strings.Contains(lower, "quota"):
 		sentinel = ErrQuotaExceeded
+	case status == http.StatusForbidden && strings.Contains(lower, "number of disk devices"):
+		sentinel = ErrAttachLimit
 	case status == http.StatusBadRequest && isStateMessage(lower):
 		sentinel = ErrInvalidState
 	case status == http.StatusBadRequest:

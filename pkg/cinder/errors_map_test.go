@@ -28,13 +28,14 @@ func TestMapHTTPError(t *testing.T) {
 		{"409 conflict", 409, "error_conflict.json", ErrInvalidState, "vm_state shelved_offloaded"},
 		{"413 overLimit", 413, "error_over_limit.json", ErrQuotaExceeded, "VolumeSizeExceedsAvailableQuota"},
 		{"403 quota", 403, "error_quota_forbidden.json", ErrQuotaExceeded, "Quota exceeded"},
+		{"Nova 403 too many disks", 403, "error_nova_too_many_disks.json", ErrAttachLimit, "maximum allowed number of disk devices (4)"},
 		{"429", 429, "error_unavailable.json", ErrUnavailable, "temporarily unavailable"},
 		{"500", 500, "error_unavailable.json", ErrUnavailable, "HTTP 500"},
 		{"503", 503, "error_unavailable.json", ErrUnavailable, "HTTP 503"},
 		{"406 microversion", 406, "error_bad_request.json", ErrNotSupported, "HTTP 406"},
 		{"401 no sentinel", 401, "keystone_unauthorized.json", nil, "requires authentication"},
 	}
-	all := []error{ErrNotFound, ErrInvalidState, ErrAttachedElsewhere, ErrQuotaExceeded, ErrInvalidInput, ErrBackend, ErrUnavailable, ErrNotSupported}
+	all := []error{ErrNotFound, ErrInvalidState, ErrAttachedElsewhere, ErrQuotaExceeded, ErrAttachLimit, ErrInvalidInput, ErrBackend, ErrUnavailable, ErrNotSupported}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			// The error as gophercloud returns it, by value.

@@ -127,8 +127,10 @@ func (m *MetadataSource) fromConfigDrive(ctx context.Context) (*InstanceMetadata
 	}
 	var mountErrs []string
 	mounted := false
-	// Nova writes config drives as iso9660, or vfat when config_drive_format says so.
-	for _, fs := range []string{"iso9660", "vfat"} {
+	// Nova writes config drives as iso9660, or vfat when config_drive_format says so;
+	// other provisioning tools write what they like, so the kernel's own detection
+	// ("auto") comes last.
+	for _, fs := range []string{"iso9660", "vfat", "auto"} {
 		out, err := ex.CommandContext(ctx, "mount", "-t", fs, "-o", "ro", dev, dir).CombinedOutput()
 		if err == nil {
 			mounted = true

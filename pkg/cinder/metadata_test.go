@@ -83,7 +83,7 @@ func TestMetadataFromConfigDrive(t *testing.T) {
 	dev := filepath.Join(t.TempDir(), "config-2")
 	must(t, os.WriteFile(dev, nil, 0o600))
 	fm := &fakeMount{}
-	m := &MetadataSource{ConfigDriveDevice: dev, Order: []string{MetadataConfigDrive}, Exec: fm.exec(t, 2)}
+	m := &MetadataSource{ConfigDriveDevice: dev, Order: []string{MetadataConfigDrive}, Exec: fm.exec(t, 3)}
 	md, err := m.Get(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -112,16 +112,17 @@ func TestMetadataOrderAndFallback(t *testing.T) {
 		t.Errorf("fallback: %+v, %v, %d hits", md, err, hits.Load())
 	}
 
-	// A config drive that will not mount falls back too, after trying iso9660 then vfat.
+	// A config drive that will not mount falls back too, after trying iso9660, vfat,
+	// then whatever the kernel detects.
 	dev := filepath.Join(t.TempDir(), "config-2")
 	must(t, os.WriteFile(dev, nil, 0o600))
 	fm := &fakeMount{mountErr: errors.New("exit status 32")}
-	m = &MetadataSource{URL: srv.URL, ConfigDriveDevice: dev, Exec: fm.exec(t, 2)}
+	m = &MetadataSource{URL: srv.URL, ConfigDriveDevice: dev, Exec: fm.exec(t, 3)}
 	if _, err := m.Get(context.Background()); err != nil {
 		t.Errorf("fallback after failed mounts: %v", err)
 	}
-	if len(fm.calls) != 2 || !strings.Contains(fm.calls[1], "-t vfat") {
-		t.Errorf("mount attempts %q, want iso9660 then vfat", fm.calls)
+	if len(fm.calls) != 3 || !strings.Contains(fm.calls[1], "-t vfat") || !strings.Contains(fm.calls[2], "-t auto") {
+		t.Errorf("mount attempts %q, want iso9660, vfat, auto", fm.calls)
 	}
 }
 

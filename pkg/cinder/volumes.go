@@ -45,7 +45,7 @@ func (c *Client) CreateVolume(ctx context.Context, opts CreateVolumeOpts) (*Volu
 	klog.V(4).InfoS("Cinder accepted the volume, waiting until it is available", "volumeID", id, "name", opts.Name)
 
 	var vol *Volume
-	err = c.waitFor(ctx, "volume "+id+" to become available", func(ctx context.Context) (bool, string, error) {
+	err = c.waitAfterRequest(ctx, "volume "+id+" to become available", func(ctx context.Context) (bool, string, error) {
 		v, err := c.GetVolume(ctx, id)
 		if err != nil {
 			if errors.Is(err, ErrNotFound) {

@@ -16,8 +16,25 @@ type pollFunc func(ctx context.Context) (done bool, state string, err error)
 // the pause between checks then doubles from pollInitial up to pollMax, which
 // keeps quick operations quick without hammering the API during slow ones.
 func (c *Client) waitFor(ctx context.Context, what string, check pollFunc) error {
+	return c.poll(ctx, what, false, check)
+}
+
+// waitAfterRequest is waitFor right after a request that starts the change: the
+// first check comes after pollInitial, as an immediate one would only see the
+// state the request just left, at the price of one API call.
+func (c *Client) waitAfterRequest(ctx context.Context, what string, check pollFunc) error {
+	return c.poll(ctx, what, true, check)
+}
+
+func (c *Client) poll(ctx context.Context, what string, pauseFirst bool, check pollFunc) error {
 	delay := c.pollInitial
 	last := "nothing yet"
+	if pauseFirst {
+		if err := sleepCtx(ctx, delay); err != nil {
+			return fmt.Errorf("%s: gave up waiting: %w", what, err)
+		}
+		delay = min(2*delay, c.pollMax)
+	}
 	for {
 		done, state, err := check(ctx)
 		if ctx.Err() != nil {

@@ -33,7 +33,10 @@ func (d *Driver) ControllerPublishVolume(ctx context.Context, req *csi.Controlle
 	if a.cap.multiNode() && !vol.Multiattach {
 		return nil, invalid("access mode %s needs a multiattach volume, and volume %s (type %q) is not one", a.cap.mode, a.volumeID, vol.VolumeType)
 	}
-	if !vol.AttachedTo(a.nodeID) {
+	// Nova enforces its own limit ([compute] max_disk_devices_to_attach, refused as
+	// ResourceExhausted) and counts the boot disk, which Kubernetes does not: the
+	// guard is for the Cinder-attachments path, where nothing else counts.
+	if d.opts.Attacher == AttacherCinder && !vol.AttachedTo(a.nodeID) {
 		if err := d.checkAttachLimit(ctx, a.nodeID); err != nil {
 			return nil, err
 		}

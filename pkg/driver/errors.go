@@ -37,7 +37,7 @@ func codeOf(err error) codes.Code {
 	case errors.Is(err, cinder.ErrAttachedElsewhere), errors.Is(err, cinder.ErrInvalidState),
 		errors.Is(err, cinder.ErrNotSupported):
 		return codes.FailedPrecondition
-	case errors.Is(err, cinder.ErrQuotaExceeded):
+	case errors.Is(err, cinder.ErrQuotaExceeded), errors.Is(err, cinder.ErrAttachLimit):
 		return codes.ResourceExhausted
 	case errors.Is(err, cinder.ErrInvalidInput), errors.Is(err, mount.ErrUnsupported),
 		errors.Is(err, mount.ErrInvalidArgument):

@@ -29,7 +29,7 @@ BASE=$(realpath "$BASE")
 RUN=$BASE/run
 KS_URL=http://127.0.0.1:$KEYSTONE_PORT/v3
 
-rm -f "$RUN/nova-ready"
+rm -f "$RUN/nova-ready" "$RUN/nova-settings"
 for n in "${NOVA_PROCS[@]}"; do stop_recorded "$n" & done
 wait
 

@@ -121,8 +121,11 @@ EOF
 }
 
 # ------------------------------------------------------------ already up? --
+# The settings this script writes; a bed started with other ones is restarted.
+NOVA_SETTINGS="max_disk_devices_to_attach=${NOVA_TEST_MAX_DISKS:-4}"
 already_up() {
   [[ -f $RUN/nova-ready && -d $NBASE ]] || return 1
+  [[ $(cat "$RUN/nova-settings" 2>/dev/null) == "$NOVA_SETTINGS" ]] || { say "started with other settings"; return 1; }
   local n
   for n in "${NOVA_PROCS[@]}"; do
     pid_of "$n" >/dev/null || { say "$n is not running"; return 1; }
@@ -285,6 +288,13 @@ valid_interfaces = public
 $(ks_auth nova "$NOVA_PASSWORD")
 os_region_name = $REGION
 catalog_info = volumev3::publicURL
+
+[compute]
+# Four disks a server: its boot volume and three more. The Nova tests run the
+# driver with --max-volumes-per-node=3 and prove Nova refuses the fourth (403
+# TooManyDiskDevices -> ResourceExhausted), which nova-compute checks even with
+# the fake virt driver.
+max_disk_devices_to_attach = ${NOVA_TEST_MAX_DISKS:-4}
 
 [glance]
 # There is no Glance, but nova-compute's legacy usage notification formats an
@@ -493,6 +503,7 @@ ep=$(jq -r --arg r "$REGION" '.token.catalog[] | select(.type=="compute") | .end
 curl -sf -o /dev/null -H "X-Auth-Token: $utoken" -H "$NV" "$ep/flavors/1" || die "Nova rejects $TEST_USER's token"
 timing "READY" "$(since "$T_START")"
 touch "$RUN/nova-ready"
+echo "$NOVA_SETTINGS" > "$RUN/nova-settings"
 mem=$(nova_mem)
 printf '%-32s %7s MiB\n' "RSS, Nova + Placement" "${mem% *}" "PSS, Nova + Placement" "${mem#* }" >>"$LOG/nova-timings.txt"
 summary "UP (cold start: $(since "$T_START")s after the packages were in place)"

@@ -13,7 +13,7 @@ import (
 // may be left in Cinder or attached to the server.
 func TestSanityNova(t *testing.T) {
 	b := newBed(t)
-	srv := b.server(t, "sanity-nova-node")
+	srv := b.server(t, "nova-sanity-node")
 	n := b.node(t, srv)
 
 	cfg := sanityrun.Config(b.dir, n.Sock)

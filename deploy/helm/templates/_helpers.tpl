@@ -1,0 +1,210 @@
+{{/*
+Chart name, overridable with nameOverride.
+*/}}
+{{- define "cinder-csi.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Prefix of every resource name: fullnameOverride, else the release name when it already
+contains the chart name, else <release>-<chart>.
+*/}}
+{{- define "cinder-csi.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+<fullname>-<suffix>, kept within 63 characters. Call with (list $ "suffix").
+*/}}
+{{- define "cinder-csi.suffixed" -}}
+{{- $root := index . 0 }}
+{{- printf "%s-%s" (include "cinder-csi.fullname" $root | trunc 50 | trimSuffix "-") (index . 1) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "cinder-csi.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Labels of every object.
+*/}}
+{{- define "cinder-csi.labels" -}}
+helm.sh/chart: {{ include "cinder-csi.chart" . }}
+{{ include "cinder-csi.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: cinder-csi-driver
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/*
+Selector labels (add app.kubernetes.io/component per workload).
+*/}}
+{{- define "cinder-csi.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "cinder-csi.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/*
+Image reference. Call with (dict "image" <image values> "root" $); an empty tag falls
+back to the chart's appVersion, a digest wins over the tag.
+*/}}
+{{- define "cinder-csi.image" -}}
+{{- $img := .image }}
+{{- if $img.digest }}
+{{- printf "%s@%s" $img.repository $img.digest }}
+{{- else }}
+{{- printf "%s:%s" $img.repository (toString (default .root.Chart.AppVersion $img.tag)) }}
+{{- end }}
+{{- end }}
+
+{{- define "cinder-csi.controllerName" -}}
+{{- include "cinder-csi.suffixed" (list . "controller") }}
+{{- end }}
+
+{{- define "cinder-csi.nodeName" -}}
+{{- include "cinder-csi.suffixed" (list . "node") }}
+{{- end }}
+
+{{- define "cinder-csi.controllerServiceAccountName" -}}
+{{- if .Values.controller.serviceAccount.create }}
+{{- default (include "cinder-csi.controllerName" .) .Values.controller.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.controller.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "cinder-csi.nodeServiceAccountName" -}}
+{{- if .Values.node.serviceAccount.create }}
+{{- default (include "cinder-csi.nodeName" .) .Values.node.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.node.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/*
+Cloud config: "true" when the chart creates the Secret from inline content.
+*/}}
+{{- define "cinder-csi.cloudInline" -}}
+{{- if or .Values.cloud.cloudsYaml .Values.cloud.cloudConf }}true{{ end }}
+{{- end }}
+
+{{/*
+Name of the Secret holding the controller's cloud config.
+*/}}
+{{- define "cinder-csi.cloudSecretName" -}}
+{{- if include "cinder-csi.cloudInline" . }}
+{{- include "cinder-csi.suffixed" (list . "cloud-config") }}
+{{- else if .Values.cloud.secretName }}
+{{- .Values.cloud.secretName }}
+{{- else }}
+{{- fail "cloud: no OpenStack credentials. Set cloud.secretName (and cloud.secretKey) to an existing Secret holding a clouds.yaml or cloud.conf, or give the content inline with cloud.cloudsYaml or cloud.cloudConf." }}
+{{- end }}
+{{- end }}
+
+{{/*
+Key (file name under /etc/config) of the controller's cloud config.
+*/}}
+{{- define "cinder-csi.cloudSecretKey" -}}
+{{- if .Values.cloud.cloudConf }}cloud.conf
+{{- else if .Values.cloud.cloudsYaml }}clouds.yaml
+{{- else }}{{ required "cloud.secretKey must name the cloud config's key in cloud.secretName" .Values.cloud.secretKey }}
+{{- end }}
+{{- end }}
+
+{{/*
+Secret and key of the node plugins' cloud config (inline ephemeral volumes only).
+*/}}
+{{- define "cinder-csi.nodeCloudSecretName" -}}
+{{- default (include "cinder-csi.cloudSecretName" .) .Values.ephemeral.secretName }}
+{{- end }}
+
+{{- define "cinder-csi.nodeCloudSecretKey" -}}
+{{- if .Values.ephemeral.secretName }}
+{{- default (include "cinder-csi.cloudSecretKey" .) .Values.ephemeral.secretKey }}
+{{- else }}
+{{- include "cinder-csi.cloudSecretKey" . }}
+{{- end }}
+{{- end }}
+
+{{/*
+Plugin directory on the node, where the driver's socket lives.
+*/}}
+{{- define "cinder-csi.kubeletDir" -}}
+{{- .Values.kubeletDir | trimSuffix "/" }}
+{{- end }}
+
+{{- define "cinder-csi.pluginDir" -}}
+{{- printf "%s/plugins/%s" (include "cinder-csi.kubeletDir" .) .Values.driverName }}
+{{- end }}
+
+{{/*
+Leader-election arguments shared by the controller sidecars.
+*/}}
+{{- define "cinder-csi.leaderElectionArgs" -}}
+- --leader-election
+- {{ printf "--leader-election-namespace=%s" .Release.Namespace | quote }}
+{{- with .Values.controller.leaderElection.leaseDuration }}
+- {{ printf "--leader-election-lease-duration=%s" . | quote }}
+{{- end }}
+{{- with .Values.controller.leaderElection.renewDeadline }}
+- {{ printf "--leader-election-renew-deadline=%s" . | quote }}
+{{- end }}
+{{- with .Values.controller.leaderElection.retryPeriod }}
+- {{ printf "--leader-election-retry-period=%s" . | quote }}
+{{- end }}
+{{- end }}
+
+{{/*
+Checks of values the driver would refuse at start-up, so that a mistake fails the
+install instead of crash-looping pods.
+*/}}
+{{- define "cinder-csi.validate" -}}
+{{- if not (has .Values.attacher (list "nova" "cinder")) }}
+{{- fail (printf "attacher %q: use nova or cinder" .Values.attacher) }}
+{{- end }}
+{{- if not (regexMatch "^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$" .Values.driverName) }}
+{{- fail (printf "driverName %q: use at most 63 lower-case letters, digits, dots and dashes" .Values.driverName) }}
+{{- end }}
+{{- if gt (len (toString .Values.clusterID)) 255 }}
+{{- fail "clusterID: at most 255 characters" }}
+{{- end }}
+{{- if lt (int .Values.maxVolumesPerNode) 0 }}
+{{- fail "maxVolumesPerNode must not be negative" }}
+{{- end }}
+{{- if and .Values.node.nodeIDFromNodeName (eq .Values.attacher "nova") }}
+{{- fail "node.nodeIDFromNodeName needs attacher: cinder (with nova the node ID is the Nova server UUID, read from the config drive or metadata service)" }}
+{{- end }}
+{{- if .Values.node.nfsMountBase }}
+{{- if or (not (isAbs .Values.node.nfsMountBase)) (ne (clean .Values.node.nfsMountBase) .Values.node.nfsMountBase) }}
+{{- fail (printf "node.nfsMountBase %q must be an absolute, clean path" .Values.node.nfsMountBase) }}
+{{- end }}
+{{- end }}
+{{- if or (not (isAbs .Values.node.stateDir)) (ne (clean .Values.node.stateDir) .Values.node.stateDir) }}
+{{- fail (printf "node.stateDir %q must be an absolute, clean path" .Values.node.stateDir) }}
+{{- end }}
+{{- if .Values.ephemeral.enabled }}
+{{- if or (lt (int .Values.ephemeral.maxSizeGiB) 1) (gt (int .Values.ephemeral.maxSizeGiB) 1048576) }}
+{{- fail "ephemeral.maxSizeGiB: use 1 to 1048576" }}
+{{- end }}
+{{- if lt (int .Values.ephemeral.maxPerNode) 1 }}
+{{- fail "ephemeral.maxPerNode must be at least 1" }}
+{{- end }}
+{{- end }}
+{{- $key := include "cinder-csi.cloudSecretKey" . }}
+{{- if or (contains "/" $key) (has $key (list "." "..")) }}
+{{- fail (printf "cloud.secretKey %q must be a plain file name" $key) }}
+{{- end }}
+{{- $_ := include "cinder-csi.cloudSecretName" . }}
+{{- end }}

@@ -1,0 +1,321 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/container-storage-interface/spec/lib/go/csi"
+	"google.golang.org/grpc"
+
+	"github.com/cinder-csi/cinder-csi-driver/pkg/cinder"
+	"github.com/cinder-csi/cinder-csi-driver/test/realcinder"
+)
+
+// env is one run: tools, work directory, the cloud, the driver and kubectl.
+type env struct {
+	bin, work string
+	k         Kube
+	cloud     *cinder.Client
+	conn      *grpc.ClientConn
+	timings   []timing
+}
+
+type timing struct {
+	what       string
+	kube, ours time.Duration
+	cinderWhat string
+}
+
+func requireE2E(t *testing.T) string {
+	t.Helper()
+	skip := t.Skipf
+	if os.Getenv("REQUIRE_E2E") == "1" {
+		skip = t.Fatalf
+	}
+	bin := os.Getenv("E2E_BIN")
+	if bin == "" {
+		skip("E2E_BIN is not set: run make e2e (it builds the Kubernetes tools into .cache/e2e/bin)")
+	}
+	if os.Geteuid() != 0 {
+		skip("the e2e test needs root: it plays kubelet with loop devices and mounts")
+	}
+	if _, err := realcinder.CloudsFile(); err != nil {
+		skip("%v", err)
+	}
+	return bin
+}
+
+func setUp(t *testing.T) *env {
+	bin := requireE2E(t)
+	ctx := context.Background()
+	cloud, err := realcinder.Client(ctx, "local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Short: unix socket paths are limited to 108 bytes.
+	work := "/tmp/cinder-csi-e2e"
+	cluster := filepath.Join(filepath.Dir(currentFile()), "cluster.sh")
+	_ = exec.Command("bash", cluster, "down", work).Run()
+	if err := os.RemoveAll(work); err != nil {
+		t.Fatal(err)
+	}
+	drv := filepath.Join(work, "driver")
+	if err := os.MkdirAll(drv, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	conn, stop, err := realcinder.StartDriver(ctx, cloud, drv, nodeName, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{bin: bin, work: work, cloud: cloud, conn: conn,
+		k: Kube{Kubectl: filepath.Join(bin, "kubectl"), Kubeconfig: filepath.Join(work, "kubeconfig")}}
+	t.Cleanup(func() {
+		if t.Failed() {
+			logs, _ := filepath.Glob(filepath.Join(work, "logs", "*.log"))
+			for _, l := range logs {
+				data, _ := os.ReadFile(l)
+				lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+				t.Logf("--- %s ends:\n%s", filepath.Base(l), strings.Join(lines[max(0, len(lines)-8):], "\n"))
+			}
+		}
+		if out, err := exec.Command("bash", cluster, "down", work).CombinedOutput(); err != nil {
+			t.Errorf("cluster down: %v: %s", err, out)
+		}
+		if err := stop(); err != nil {
+			t.Errorf("driver: %v", err)
+		}
+	})
+	start := time.Now()
+	out, err := exec.Command("bash", cluster, "up", bin, work, filepath.Join(drv, "csi.sock")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("cluster up: %v: %s", err, out)
+	}
+	t.Logf("control plane and sidecars up in %v", time.Since(start).Round(time.Millisecond))
+	return e
+}
+
+func currentFile() string {
+	out, err := exec.Command("go", "list", "-f", "{{.Dir}}", "github.com/cinder-csi/cinder-csi-driver/test/e2e").Output()
+	if err != nil {
+		return "test/e2e/x"
+	}
+	return filepath.Join(strings.TrimSpace(string(out)), "x")
+}
+
+// TestEndToEnd is the chain an operator relies on, each step checked on the
+// Kubernetes side and in Cinder; see the package comment for what is played.
+func TestEndToEnd(t *testing.T) {
+	e := setUp(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	before := e.inventory(ctx, t)
+
+	t.Run("chart accepted by the API server", func(t *testing.T) { e.chartDryRun(ctx, t) })
+
+	must(t, e.k.Apply(ctx, classes))
+	must(t, e.k.Apply(ctx, node))
+
+	// StorageClass -> PVC Bound -> Cinder volume.
+	must(t, e.k.Apply(ctx, pvc("data", "1Gi", "")))
+	bound, err := e.k.WaitFor(ctx, 3*time.Minute, "pvc/data Bound", phase("Bound"), "pvc", "data")
+	must(t, err)
+	pvData, volData := e.pvOf(ctx, t, "data")
+	v := e.volume(ctx, t, volData)
+	if v.SizeGiB != 1 || v.VolumeType != "standard" || v.Metadata["csi.storage.k8s.io/pvc/name"] != "data" ||
+		v.Metadata["csi.storage.k8s.io/pvc/namespace"] != "default" {
+		t.Errorf("Cinder volume %s: %d GiB, type %q, metadata %v; want 1 GiB standard with the PVC's name and namespace", v.ID, v.SizeGiB, v.VolumeType, v.Metadata)
+	}
+	e.timings = append(e.timings, timing{what: "PVC -> Bound", kube: bound, ours: e.cinderCreate(ctx, t), cinderWhat: "Cinder volume create -> available"})
+
+	// VolumeAttachment -> attached -> Cinder attachment; kubelet's part played here.
+	payload := "written through Kubernetes at " + time.Now().Format(time.RFC3339Nano)
+	attached := e.attachAndUse(ctx, t, "va-data", pvData, volData, func(dir string) {
+		must(t, os.WriteFile(filepath.Join(dir, "data"), []byte(payload), 0o600))
+	})
+	e.timings = append(e.timings, timing{what: "VolumeAttachment -> attached", kube: attached, ours: e.cinderAttach(ctx, t), cinderWhat: "Cinder attachment create + complete -> in-use"})
+
+	// VolumeSnapshot -> ReadyToUse -> Cinder snapshot.
+	must(t, e.k.Apply(ctx, snapshot("snap-data", "e2e-snapshot", "data")))
+	ready, err := e.k.WaitFor(ctx, 3*time.Minute, "volumesnapshot/snap-data ready", readyToUse, "volumesnapshot", "snap-data")
+	must(t, err)
+	snapID := e.snapshotHandle(ctx, t, "snap-data")
+	if s, err := e.cloud.GetSnapshot(ctx, snapID); err != nil || s.VolumeID != volData {
+		t.Errorf("Cinder snapshot %s: %+v, %v; want one of volume %s", snapID, s, err, volData)
+	}
+	e.timings = append(e.timings, timing{what: "VolumeSnapshot -> ReadyToUse", kube: ready, ours: e.cinderSnapshot(ctx, t, volData), cinderWhat: "Cinder snapshot create -> available"})
+
+	// PVC from the snapshot -> Bound; the data reads back through it.
+	must(t, e.k.Apply(ctx, pvc("restored", "1Gi", "snap-data")))
+	_, err = e.k.WaitFor(ctx, 3*time.Minute, "pvc/restored Bound", phase("Bound"), "pvc", "restored")
+	must(t, err)
+	pvRestored, volRestored := e.pvOf(ctx, t, "restored")
+	if rv := e.volume(ctx, t, volRestored); rv.SnapshotID != snapID {
+		t.Errorf("restored volume %s has snapshot_id %q, want %s", volRestored, rv.SnapshotID, snapID)
+	}
+	e.attachAndUse(ctx, t, "va-restored", pvRestored, volRestored, func(dir string) {
+		got, err := os.ReadFile(filepath.Join(dir, "data"))
+		if err != nil || string(got) != payload {
+			t.Errorf("restored data: %q, %v; want %q", got, err, payload)
+		}
+	})
+
+	// The backup VolumeSnapshotClass -> a Cinder backup.
+	must(t, e.k.Apply(ctx, snapshot("backup-data", "e2e-backup", "data")))
+	_, err = e.k.WaitFor(ctx, 5*time.Minute, "volumesnapshot/backup-data ready", readyToUse, "volumesnapshot", "backup-data")
+	must(t, err)
+	backupID := e.snapshotHandle(ctx, t, "backup-data")
+	if b, err := e.cloud.GetBackup(ctx, backupID); err != nil || b.VolumeID != volData {
+		t.Errorf("Cinder backup %s: %+v, %v; want one of volume %s", backupID, b, err, volData)
+	}
+
+	// PVC resize -> Cinder size.
+	_, err = e.k.Run(ctx, "", "patch", "pvc", "data", "-p", `{"spec":{"resources":{"requests":{"storage":"2Gi"}}}}`)
+	must(t, err)
+	_, err = e.k.WaitFor(ctx, 3*time.Minute, "pv capacity 2Gi", func(o map[string]any) bool { return Str(o, "spec", "capacity", "storage") == "2Gi" }, "pv", pvData)
+	must(t, err)
+	if v := e.volume(ctx, t, volData); v.SizeGiB != 2 {
+		t.Errorf("Cinder volume %s is %d GiB after the resize, want 2", volData, v.SizeGiB)
+	}
+
+	// VolumeAttributesClass -> Cinder retype.
+	_, err = e.k.Run(ctx, "", "patch", "pvc", "data", "-p", `{"spec":{"volumeAttributesClassName":"e2e-fast"}}`)
+	must(t, err)
+	_, err = e.k.WaitFor(ctx, 3*time.Minute, "pvc/data on e2e-fast", func(o map[string]any) bool {
+		return Str(o, "status", "currentVolumeAttributesClassName") == "e2e-fast"
+	}, "pvc", "data")
+	must(t, err)
+	if v := e.volume(ctx, t, volData); v.VolumeType != "fast" {
+		t.Errorf("Cinder volume %s has type %q after the class change, want fast", volData, v.VolumeType)
+	}
+
+	// Everything deleted through Kubernetes; Cinder holds nothing of it.
+	for _, obj := range [][]string{{"volumesnapshot", "snap-data", "backup-data"}, {"pvc", "restored", "data"}} {
+		_, err := e.k.Run(ctx, "", append([]string{"delete", "--wait=false"}, obj...)...)
+		must(t, err)
+	}
+	for _, pv := range []string{pvData, pvRestored} {
+		must(t, e.k.WaitGone(ctx, 3*time.Minute, "pv", pv))
+	}
+	for _, vs := range []string{"snap-data", "backup-data"} {
+		must(t, e.k.WaitGone(ctx, 3*time.Minute, "volumesnapshot", vs))
+	}
+	e.checkNothingLeft(ctx, t, before)
+	e.printTimings()
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func phase(p string) func(map[string]any) bool {
+	return func(o map[string]any) bool { return Str(o, "status", "phase") == p }
+}
+
+func readyToUse(o map[string]any) bool { return Field(o, "status", "readyToUse") == true }
+
+func (e *env) printTimings() {
+	for _, tm := range e.timings {
+		fmt.Printf("e2e-timing: %-30s %8v   %-45s %8v   ratio %.2f\n", tm.what, tm.kube.Round(time.Millisecond),
+			tm.cinderWhat, tm.ours.Round(time.Millisecond), float64(tm.kube)/float64(tm.ours))
+	}
+}
+
+// pvOf returns the PVC's PV and the Cinder volume ID behind it.
+func (e *env) pvOf(ctx context.Context, t *testing.T, claim string) (pv, volumeID string) {
+	t.Helper()
+	c, err := e.k.Get(ctx, "pvc", claim)
+	must(t, err)
+	pv = Str(c, "spec", "volumeName")
+	p, err := e.k.Get(ctx, "pv", pv)
+	must(t, err)
+	return pv, Str(p, "spec", "csi", "volumeHandle")
+}
+
+func (e *env) volume(ctx context.Context, t *testing.T, id string) *cinder.Volume {
+	t.Helper()
+	v, err := e.cloud.GetVolume(ctx, id)
+	must(t, err)
+	return v
+}
+
+func (e *env) snapshotHandle(ctx context.Context, t *testing.T, vs string) string {
+	t.Helper()
+	s, err := e.k.Get(ctx, "volumesnapshot", vs)
+	must(t, err)
+	c, err := e.k.Get(ctx, "volumesnapshotcontent", Str(s, "status", "boundVolumeSnapshotContentName"))
+	must(t, err)
+	return Str(c, "status", "snapshotHandle")
+}
+
+// attachAndUse makes a VolumeAttachment, waits until it is attached and Cinder
+// shows the attachment, then plays kubelet: stage and publish with the
+// VolumeAttachment's publish context, use(dir), unpublish and unstage; then
+// deletes the VolumeAttachment and waits until Cinder shows the volume free.
+// It returns the time from the VolumeAttachment's creation to attached.
+func (e *env) attachAndUse(ctx context.Context, t *testing.T, name, pv, volumeID string, use func(dir string)) time.Duration {
+	t.Helper()
+	must(t, e.k.Apply(ctx, volumeAttachment(name, pv)))
+	took, err := e.k.WaitFor(ctx, 3*time.Minute, "volumeattachment/"+name+" attached",
+		func(o map[string]any) bool { return Field(o, "status", "attached") == true }, "volumeattachment", name)
+	must(t, err)
+	if v := e.volume(ctx, t, volumeID); !v.AttachedTo(nodeName) {
+		t.Fatalf("VolumeAttachment %s is attached but Cinder shows volume %s %q with attachments %+v", name, volumeID, v.Status, v.Attachments)
+	}
+	va, err := e.k.Get(ctx, "volumeattachment", name)
+	must(t, err)
+	pc := map[string]string{}
+	if m, ok := Field(va, "status", "attachmentMetadata").(map[string]any); ok {
+		for k, v := range m {
+			pc[k], _ = v.(string)
+		}
+	}
+	nodeSvc := csi.NewNodeClient(e.conn)
+	base := filepath.Join(e.work, "kubelet", name)
+	staging, target := filepath.Join(base, "globalmount"), filepath.Join(base, "mount")
+	capab := &csi.VolumeCapability{
+		AccessType: &csi.VolumeCapability_Mount{Mount: &csi.VolumeCapability_MountVolume{FsType: "ext4"}},
+		AccessMode: &csi.VolumeCapability_AccessMode{Mode: csi.VolumeCapability_AccessMode_SINGLE_NODE_WRITER},
+	}
+	_, err = nodeSvc.NodeStageVolume(ctx, &csi.NodeStageVolumeRequest{VolumeId: volumeID, PublishContext: pc, StagingTargetPath: staging, VolumeCapability: capab})
+	must(t, err)
+	_, err = nodeSvc.NodePublishVolume(ctx, &csi.NodePublishVolumeRequest{VolumeId: volumeID, PublishContext: pc, StagingTargetPath: staging, TargetPath: target, VolumeCapability: capab})
+	must(t, err)
+	use(target)
+	_, err = nodeSvc.NodeUnpublishVolume(ctx, &csi.NodeUnpublishVolumeRequest{VolumeId: volumeID, TargetPath: target})
+	must(t, err)
+	_, err = nodeSvc.NodeUnstageVolume(ctx, &csi.NodeUnstageVolumeRequest{VolumeId: volumeID, StagingTargetPath: staging})
+	must(t, err)
+	_, err = e.k.Run(ctx, "", "delete", "volumeattachment", name, "--timeout=3m")
+	must(t, err)
+	must(t, e.k.WaitGone(ctx, 3*time.Minute, "volumeattachment", name))
+	if v := e.volume(ctx, t, volumeID); v.Status != "available" || len(v.Attachments) > 0 {
+		t.Errorf("after the VolumeAttachment is gone, Cinder shows volume %s %q with attachments %+v", volumeID, v.Status, v.Attachments)
+	}
+	return took
+}
+
+// chartDryRun renders deploy/helm and has the API server validate every object.
+func (e *env) chartDryRun(ctx context.Context, t *testing.T) {
+	chart := filepath.Join(filepath.Dir(filepath.Dir(filepath.Dir(currentFile()))), "deploy", "helm")
+	helm := exec.CommandContext(ctx, filepath.Join(e.bin, "helm"), "template", "cinder-csi", chart, "--namespace", "kube-system",
+		"--set", "cloud.cloudsYaml=clouds: {}", "--set", "ephemeral.enabled=true", "--set", "volumeAttributesClass.enabled=true")
+	helm.Env = append(os.Environ(), "HOME="+filepath.Join(e.work, "helm-home"))
+	rendered, err := helm.Output()
+	if err != nil {
+		t.Fatalf("helm template: %v", err)
+	}
+	out, err := e.k.Run(ctx, string(rendered), "apply", "--dry-run=server", "-f", "-")
+	if err != nil {
+		t.Fatalf("the API server refuses the chart: %v", err)
+	}
+	t.Logf("chart: %d objects accepted by a server-side dry run", strings.Count(out, "(server dry run)"))
+}

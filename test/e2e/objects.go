@@ -1,0 +1,104 @@
+package e2e
+
+import (
+	"fmt"
+
+	"github.com/cinder-csi/cinder-csi-driver/pkg/driver"
+)
+
+// The objects the test makes, by the names it uses for them.
+const (
+	driverName = "cinder.csi.openstack.org"
+	nodeName   = "e2e-node"
+)
+
+// classes: a StorageClass with Immediate binding (no scheduler here), a
+// VolumeAttributesClass for the retype, and the two VolumeSnapshotClasses.
+var classes = fmt.Sprintf(`
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata: {name: e2e-standard}
+provisioner: %[1]s
+volumeBindingMode: Immediate
+reclaimPolicy: Delete
+allowVolumeExpansion: true
+parameters: {type: standard}
+---
+apiVersion: storage.k8s.io/v1
+kind: VolumeAttributesClass
+metadata: {name: e2e-fast}
+driverName: %[1]s
+parameters: {type: fast}
+---
+apiVersion: snapshot.storage.k8s.io/v1
+kind: VolumeSnapshotClass
+metadata: {name: e2e-snapshot}
+driver: %[1]s
+deletionPolicy: Delete
+---
+apiVersion: snapshot.storage.k8s.io/v1
+kind: VolumeSnapshotClass
+metadata: {name: e2e-backup}
+driver: %[1]s
+deletionPolicy: Delete
+parameters: {type: backup}
+`, driverName)
+
+// node is what kubelet and node-driver-registrar would have made for the node
+// from the driver's NodeGetInfo: its ID and its zone as a topology label, which
+// the provisioner turns into the volume's accessibility requirements.
+var node = fmt.Sprintf(`
+apiVersion: v1
+kind: Node
+metadata:
+  name: %[2]s
+  labels: {%[3]s: nova}
+---
+apiVersion: storage.k8s.io/v1
+kind: CSINode
+metadata: {name: %[2]s}
+spec:
+  drivers:
+  - name: %[1]s
+    nodeID: %[2]s
+    topologyKeys: [%[3]s]
+`, driverName, nodeName, driver.TopologyZoneKey)
+
+func pvc(name, size, fromSnapshot string) string {
+	src := ""
+	if fromSnapshot != "" {
+		src = fmt.Sprintf("\n  dataSource: {apiGroup: snapshot.storage.k8s.io, kind: VolumeSnapshot, name: %s}", fromSnapshot)
+	}
+	return fmt.Sprintf(`
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: %s, namespace: default}
+spec:
+  accessModes: [ReadWriteOnce]
+  storageClassName: e2e-standard
+  resources: {requests: {storage: %s}}%s
+`, name, size, src)
+}
+
+func snapshot(name, class, pvcName string) string {
+	return fmt.Sprintf(`
+apiVersion: snapshot.storage.k8s.io/v1
+kind: VolumeSnapshot
+metadata: {name: %s, namespace: default}
+spec:
+  volumeSnapshotClassName: %s
+  source: {persistentVolumeClaimName: %s}
+`, name, class, pvcName)
+}
+
+func volumeAttachment(name, pv string) string {
+	return fmt.Sprintf(`
+apiVersion: storage.k8s.io/v1
+kind: VolumeAttachment
+metadata: {name: %s}
+spec:
+  attacher: %s
+  nodeName: %s
+  source: {persistentVolumeName: %s}
+`, name, driverName, nodeName, pv)
+}
