@@ -303,12 +303,18 @@ func (e *env) attachAndUse(ctx context.Context, t *testing.T, name, pv, volumeID
 	return took
 }
 
-// chartDryRun renders deploy/helm and has the API server validate every object.
+// chartDryRun lints deploy/helm and has the API server validate every object it
+// renders (ephemeral volumes and the VolumeAttributesClass on, so that all render).
 func (e *env) chartDryRun(ctx context.Context, t *testing.T) {
 	chart := filepath.Join(filepath.Dir(filepath.Dir(filepath.Dir(currentFile()))), "deploy", "helm")
+	lint := exec.CommandContext(ctx, filepath.Join(e.bin, "helm"), "lint", "--strict", chart)
+	lint.Env = append(os.Environ(), "HOME="+filepath.Join(e.work, "helm-home"))
+	if out, err := lint.CombinedOutput(); err != nil {
+		t.Fatalf("helm lint --strict: %v: %s", err, out)
+	}
 	helm := exec.CommandContext(ctx, filepath.Join(e.bin, "helm"), "template", "cinder-csi", chart, "--namespace", "kube-system",
 		"--set", "cloud.cloudsYaml=clouds: {}", "--set", "ephemeral.enabled=true", "--set", "volumeAttributesClass.enabled=true")
-	helm.Env = append(os.Environ(), "HOME="+filepath.Join(e.work, "helm-home"))
+	helm.Env = lint.Env
 	rendered, err := helm.Output()
 	if err != nil {
 		t.Fatalf("helm template: %v", err)
