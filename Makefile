@@ -67,7 +67,7 @@ e2e-tools:
 	@tail -1 $(CACHE)/e2e/tools.log
 
 e2e: build cinder-up e2e-tools
-	@start=$$(date +%s); REQUIRE_E2E=1 E2E_BIN=$(E2E_BIN) $(GO) test -race -count=1 -timeout 30m -v ./test/e2e/ > $(CACHE)/e2e.log 2>&1; rc=$$?; \
+	@start=$$(date +%s); REQUIRE_E2E=1 E2E_BIN=$(E2E_BIN) CSI_DRIVER_BIN=$(BIN)/csi-driver $(GO) test -race -count=1 -timeout 30m -v ./test/e2e/ > $(CACHE)/e2e.log 2>&1; rc=$$?; \
 	  grep -E '^e2e-timing|^(ok|FAIL|--- |    --- )|e2e_test.go' $(CACHE)/e2e.log; \
 	  echo "Kubernetes e2e took $$(( $$(date +%s) - start ))s"; \
 	  [ $$rc = 0 ] || { echo "e2e failed; full log in $(CACHE)/e2e.log, component logs in /tmp/cinder-csi-e2e/logs"; grep -v '^[IWE][0-9]' $(CACHE)/e2e.log | tail -60; }; exit $$rc

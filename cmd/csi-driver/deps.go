@@ -58,10 +58,11 @@ func buildDeps(ctx context.Context, opts driver.Options) (driver.Deps, error) {
 		deps.Locators = map[string]mount.DeviceLocator{
 			mount.AttacherNova: mount.NewNovaLocator(mount.DefaultDevDir, mount.UdevadmTrigger(exec)),
 			mount.AttacherCinder: mount.NewCinderLocator(map[string]mount.Connector{
-				mount.DriverVolumeTypeFile:  mount.NewFileConnector(loop),
-				mount.DriverVolumeTypeNFS:   mount.NewNFSConnector(loop, opts.NFSMountBase),
-				mount.DriverVolumeTypeISCSI: mount.NewISCSIConnector(exec, mount.DefaultStateDir),
-				mount.DriverVolumeTypeRBD:   mount.NewRBDConnector(exec),
+				mount.DriverVolumeTypeFile: mount.NewFileConnector(loop),
+				mount.DriverVolumeTypeNFS: mount.NewNFSConnector(loop, opts.NFSMountBase).
+					WithQemuExports(mount.NewQemuExports(exec, loop, opts.StateDir)),
+				mount.DriverVolumeTypeISCSI: mount.NewISCSIConnector(exec, opts.StateDir),
+				mount.DriverVolumeTypeRBD:   mount.NewRBDConnector(exec, opts.StateDir),
 			}),
 		}
 		node, err := nodeIdentity(ctx, opts, cfg)

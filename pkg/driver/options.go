@@ -96,7 +96,7 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.Ephemeral, "ephemeral", false, "serve CSI inline ephemeral volumes (node mode); the node plugin then needs cloud credentials (--cloud-config) to create, attach and delete them")
 	fs.IntVar(&o.EphemeralMaxSizeGiB, "ephemeral-max-size", 10, "largest inline ephemeral volume in GiB; larger requests fail with OutOfRange")
 	fs.IntVar(&o.EphemeralMaxPerNode, "ephemeral-max-per-node", 8, "inline ephemeral volumes one node may have; more fail with ResourceExhausted")
-	fs.StringVar(&o.StateDir, "state-dir", "/var/lib/cinder-csi", "node directory for the driver's private mounts (inline ephemeral volumes are staged under <state-dir>/ephemeral)")
+	fs.StringVar(&o.StateDir, "state-dir", "/var/lib/cinder-csi", "node directory that must outlive the plugin (a hostPath): iSCSI and RBD records, qcow2 exports, inline ephemeral volumes under <state-dir>/ephemeral")
 }
 
 var driverNameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$`)

@@ -34,7 +34,7 @@ const DriverVolumeTypeRBD = "rbd"
 // (Cinder names images volume-<id>), so nothing is remembered.
 //
 // The cephx key comes from the keyring in the connection data, written to a file in
-// <DefaultStateDir>/rbd only for the time of the map (the kernel keeps the key), or
+// <stateDir>/rbd only for the time of the map (the kernel keeps the key), or
 // else from the node's /etc/ceph/<cluster>.client.<user>.keyring. secret_uuid names a
 // libvirt secret and is of no use here.
 //
@@ -42,7 +42,7 @@ const DriverVolumeTypeRBD = "rbd"
 // (connector_rbd_test.go), not against a real cluster.
 type RBDConnector struct {
 	exec utilexec.Interface
-	// keyringDir holds keyrings during a map: <DefaultStateDir>/rbd.
+	// keyringDir holds keyrings during a map: <stateDir>/rbd.
 	keyringDir string
 
 	// mu serializes find-then-map, so that two callers cannot map one image twice.
@@ -51,9 +51,13 @@ type RBDConnector struct {
 
 var _ Connector = (*RBDConnector)(nil)
 
-// NewRBDConnector returns a connector running rbd through exec.
-func NewRBDConnector(exec utilexec.Interface) *RBDConnector {
-	return &RBDConnector{exec: exec, keyringDir: filepath.Join(DefaultStateDir, "rbd")}
+// NewRBDConnector returns a connector running rbd through exec, keeping keyrings
+// under <stateDir>/rbd during a map (DefaultStateDir when stateDir is empty).
+func NewRBDConnector(exec utilexec.Interface, stateDir string) *RBDConnector {
+	if stateDir == "" {
+		stateDir = DefaultStateDir
+	}
+	return &RBDConnector{exec: exec, keyringDir: filepath.Join(stateDir, "rbd")}
 }
 
 // rbdMapping is one line of `rbd showmapped`.

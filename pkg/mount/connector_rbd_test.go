@@ -229,7 +229,7 @@ func TestRBDConnect(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c := NewRBDConnector(recordedExec(t, tc.runs...))
+			c := NewRBDConnector(recordedExec(t, tc.runs...), "")
 			c.keyringDir = keyringDir
 			got, err := c.Connect(context.Background(), volID, tc.data)
 			wantFail := tc.wantErr != nil || tc.anyErr
@@ -298,7 +298,7 @@ func TestRBDDisconnect(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c := NewRBDConnector(recordedExec(t, tc.runs...))
+			c := NewRBDConnector(recordedExec(t, tc.runs...), "")
 			if err := c.Disconnect(context.Background(), volID); (err != nil) != tc.wantErr {
 				t.Fatalf("err = %v, wantErr %t", err, tc.wantErr)
 			}

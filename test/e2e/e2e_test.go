@@ -12,9 +12,11 @@ import (
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/cinder-csi/cinder-csi-driver/pkg/cinder"
 	"github.com/cinder-csi/cinder-csi-driver/test/realcinder"
+	"github.com/cinder-csi/cinder-csi-driver/test/sanityrun"
 )
 
 // env is one run: tools, work directory, the cloud, the driver and kubectl.
@@ -34,10 +36,7 @@ type timing struct {
 
 func requireE2E(t *testing.T) string {
 	t.Helper()
-	skip := t.Skipf
-	if os.Getenv("REQUIRE_E2E") == "1" {
-		skip = t.Fatalf
-	}
+	skip := sanityrun.Missing(t, "REQUIRE_E2E")
 	bin := os.Getenv("E2E_BIN")
 	if bin == "" {
 		skip("E2E_BIN is not set: run make e2e (it builds the Kubernetes tools into .cache/e2e/bin)")
@@ -52,7 +51,7 @@ func requireE2E(t *testing.T) string {
 }
 
 func setUp(t *testing.T) *env {
-	bin := requireE2E(t)
+	tools := requireE2E(t)
 	ctx := context.Background()
 	cloud, err := realcinder.Client(ctx, "local")
 	if err != nil {
@@ -65,16 +64,15 @@ func setUp(t *testing.T) *env {
 	if err := os.RemoveAll(work); err != nil {
 		t.Fatal(err)
 	}
-	drv := filepath.Join(work, "driver")
-	if err := os.MkdirAll(drv, 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(work, "logs"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	conn, stop, err := realcinder.StartDriver(ctx, cloud, drv, nodeName, 8)
+	conn, err := grpc.NewClient("unix://"+filepath.Join(work, "node.sock"), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{bin: bin, work: work, cloud: cloud, conn: conn,
-		k: Kube{Kubectl: filepath.Join(bin, "kubectl"), Kubeconfig: filepath.Join(work, "kubeconfig")}}
+	e := &env{bin: tools, work: work, cloud: cloud, conn: conn,
+		k: Kube{Kubectl: filepath.Join(tools, "kubectl"), Kubeconfig: filepath.Join(work, "kubeconfig")}}
 	t.Cleanup(func() {
 		if t.Failed() {
 			logs, _ := filepath.Glob(filepath.Join(work, "logs", "*.log"))
@@ -84,20 +82,91 @@ func setUp(t *testing.T) *env {
 				t.Logf("--- %s ends:\n%s", filepath.Base(l), strings.Join(lines[max(0, len(lines)-8):], "\n"))
 			}
 		}
+		conn.Close()
 		if out, err := exec.Command("bash", cluster, "down", work).CombinedOutput(); err != nil {
 			t.Errorf("cluster down: %v: %s", err, out)
 		}
-		if err := stop(); err != nil {
-			t.Errorf("driver: %v", err)
-		}
 	})
 	start := time.Now()
-	out, err := exec.Command("bash", cluster, "up", bin, work, filepath.Join(drv, "csi.sock")).CombinedOutput()
+	out, err := exec.Command("bash", cluster, "up", tools, work, filepath.Join(work, "controller.sock")).CombinedOutput()
 	if err != nil {
 		t.Fatalf("cluster up: %v: %s", err, out)
 	}
 	t.Logf("control plane and sidecars up in %v", time.Since(start).Round(time.Millisecond))
+	clouds, _ := realcinder.CloudsFile()
+	bin := driverBinary(t)
+	// The real binary twice, as the chart runs it: the controller plugin (with the
+	// cloud's credentials) for the sidecars, the node plugin (without) for kubelet.
+	// Started after the control plane: cluster.sh up begins by stopping whatever a
+	// PID file in the work directory names, and the sidecars wait for the socket.
+	stopController := startDriver(t, bin, work, "controller", "--cloud-config="+clouds, "--cloud=local",
+		"--cluster=e2e", "--expand-in-use=false", "--snapshot-in-use=false")
+	stopNode := startDriver(t, bin, work, "node", "--node-id="+nodeName, "--zone=nova",
+		"--state-dir="+filepath.Join(work, "state"), "--max-volumes-per-node=8")
+	t.Cleanup(func() {
+		stopNode()
+		stopController()
+	})
 	return e
+}
+
+// driverBinary is $CSI_DRIVER_BIN (make passes bin/csi-driver), else a fresh build.
+func driverBinary(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("CSI_DRIVER_BIN"); p != "" {
+		return p
+	}
+	out := filepath.Join(t.TempDir(), "csi-driver")
+	if msg, err := exec.Command("go", "build", "-trimpath", "-o", out, "github.com/cinder-csi/cinder-csi-driver/cmd/csi-driver").CombinedOutput(); err != nil {
+		t.Fatalf("build the driver: %v: %s", err, msg)
+	}
+	return out
+}
+
+// startDriver runs the driver binary in mode with its socket at <work>/<mode>.sock,
+// its log in <work>/logs/driver-<mode>.log and its PID in <work>/driver-<mode>.pid
+// (so that cluster.sh down stops it too), and returns its stop function.
+func startDriver(t *testing.T, bin, work, mode string, args ...string) func() {
+	t.Helper()
+	sock := filepath.Join(work, mode+".sock")
+	logf, err := os.Create(filepath.Join(work, "logs", "driver-"+mode+".log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, append([]string{"--mode=" + mode, "--attacher=cinder", "--endpoint=unix://" + sock, "--v=4"}, args...)...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pidFile := filepath.Join(work, "driver-"+mode+".pid")
+	_ = os.WriteFile(pidFile, []byte(fmt.Sprint(cmd.Process.Pid)), 0o644)
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	stop := func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-exited:
+		case <-time.After(15 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+		os.Remove(pidFile)
+		logf.Close()
+	}
+	for i := 0; i < 600; i++ {
+		if _, err := os.Stat(sock); err == nil {
+			return stop
+		}
+		select {
+		case err := <-exited:
+			data, _ := os.ReadFile(logf.Name())
+			t.Fatalf("the %s plugin exited (%v):\n%s", mode, err, data)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	stop()
+	t.Fatalf("the %s plugin did not create %s", mode, sock)
+	return nil
 }
 
 func currentFile() string {

@@ -9,15 +9,13 @@ import (
 	"time"
 
 	"github.com/cinder-csi/cinder-csi-driver/pkg/cinder"
+	"github.com/cinder-csi/cinder-csi-driver/test/sanityrun"
 )
 
 // requireTestBed skips without the test bed, or fails with REQUIRE_REAL_CINDER=1.
 func requireTestBed(t *testing.T) {
 	t.Helper()
-	skip := t.Skipf
-	if os.Getenv("REQUIRE_REAL_CINDER") == "1" {
-		skip = t.Fatalf
-	}
+	skip := sanityrun.Missing(t, "REQUIRE_REAL_CINDER")
 	if os.Geteuid() != 0 {
 		skip("the real-Cinder tests need root: they attach volume files as loop devices and mount them")
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/cinder-csi/cinder-csi-driver/pkg/cinder"
 	"github.com/cinder-csi/cinder-csi-driver/test/realcinder"
+	"github.com/cinder-csi/cinder-csi-driver/test/sanityrun"
 )
 
 // bed is one test's view of the real Nova + Cinder: the stack (operator and
@@ -27,10 +28,7 @@ type bed struct {
 // requireNova skips (or fails, under REQUIRE_REAL_NOVA=1) without root or Nova.
 func requireNova(t *testing.T) {
 	t.Helper()
-	skip := t.Skipf
-	if os.Getenv("REQUIRE_REAL_NOVA") == "1" {
-		skip = t.Fatalf
-	}
+	skip := sanityrun.Missing(t, "REQUIRE_REAL_NOVA")
 	if os.Geteuid() != 0 {
 		skip("the real-Nova tests need root: they play the hypervisor with loop devices")
 	}
@@ -45,10 +43,7 @@ func newBed(t *testing.T) *bed {
 	ctx := context.Background()
 	st, err := NewStack(ctx, "local")
 	if err != nil {
-		if os.Getenv("REQUIRE_REAL_NOVA") != "1" {
-			t.Skipf("%v", err)
-		}
-		t.Fatal(err)
+		sanityrun.Missing(t, "REQUIRE_REAL_NOVA")("%v", err)
 	}
 	path, _ := realcinder.CloudsFile()
 	cfg, err := cinder.LoadConfig(path, "local")

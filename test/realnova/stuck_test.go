@@ -7,6 +7,7 @@ import (
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
 	"github.com/gophercloud/gophercloud/v2/openstack/blockstorage/v3/attachments"
+	"github.com/gophercloud/gophercloud/v2/openstack/blockstorage/v3/volumes"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -36,6 +37,19 @@ func TestStuckAttachments(t *testing.T) {
 			name: "in-use by a server that no longer exists",
 			leave: func(ctx context.Context, t *testing.T, vol string) {
 				b.cinderAttachment(ctx, t, vol, sanityrun.UUID(), true)
+			},
+			to: srvB,
+		},
+		{
+			name: "detaching, by a detach that died with its server",
+			leave: func(ctx context.Context, t *testing.T, vol string) {
+				b.cinderAttachment(ctx, t, vol, sanityrun.UUID(), true)
+				if err := volumes.BeginDetaching(ctx, b.st.Volume, vol).ExtractErr(); err != nil {
+					t.Fatalf("os-begin_detaching: %v", err)
+				}
+				if err := b.st.waitVolume(ctx, vol, "detaching"); err != nil {
+					t.Fatal(err)
+				}
 			},
 			to: srvB,
 		},

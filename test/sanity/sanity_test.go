@@ -31,10 +31,7 @@ var skipped = map[string]string{
 // when REQUIRE_HOST_TESTS=1 (as make test sets it), so CI cannot pass by skipping.
 func requireRealNode(t *testing.T) {
 	t.Helper()
-	skip := t.Skipf
-	if os.Getenv("REQUIRE_HOST_TESTS") == "1" {
-		skip = t.Fatalf
-	}
+	skip := sanityrun.Missing(t, "REQUIRE_HOST_TESTS")
 	if os.Geteuid() != 0 {
 		skip("sanity needs root: the node service formats and mounts loop devices for real")
 	}
