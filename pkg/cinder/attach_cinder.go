@@ -41,7 +41,9 @@ func (a *cinderAttacher) Attach(ctx context.Context, v *Volume, node string) (*A
 	if err := checkNotElsewhere(v, node); err != nil {
 		return nil, err
 	}
-	if !v.Multiattach {
+	// An unfinished attachment leaves the volume "reserved" or "attaching": only then
+	// is there one to clean up (a multiattach volume may have live ones in flight).
+	if !v.Multiattach && v.Status != StatusAvailable {
 		if err := a.deleteIncomplete(ctx, volumeID); err != nil {
 			return nil, err
 		}

@@ -13,15 +13,15 @@ import (
 type pollFunc func(ctx context.Context) (done bool, state string, err error)
 
 // waitFor polls check until it is done or ctx ends. The first check is immediate;
-// the pause between checks then doubles from pollInitial up to pollMax, which
+// the pause between checks then grows by half from pollInitial up to pollMax, which
 // keeps quick operations quick without hammering the API during slow ones.
 func (c *Client) waitFor(ctx context.Context, what string, check pollFunc) error {
 	return c.poll(ctx, what, false, check)
 }
 
 // waitAfterRequest is waitFor right after a request that starts the change: the
-// first check comes after pollInitial, as an immediate one would only see the
-// state the request just left, at the price of one API call.
+// first check comes after half of pollInitial, as an immediate one would only see
+// the state the request just left, at the price of one API call.
 func (c *Client) waitAfterRequest(ctx context.Context, what string, check pollFunc) error {
 	return c.poll(ctx, what, true, check)
 }
@@ -30,10 +30,11 @@ func (c *Client) poll(ctx context.Context, what string, pauseFirst bool, check p
 	delay := c.pollInitial
 	last := "nothing yet"
 	if pauseFirst {
-		if err := sleepCtx(ctx, delay); err != nil {
+		// Half a step first: a quick operation (a detach, often) is seen at
+		// pollInitial/2; the later checks come at 1.5, 3, 5.25, 8.6 pollInitial.
+		if err := sleepCtx(ctx, delay/2); err != nil {
 			return fmt.Errorf("%s: gave up waiting: %w", what, err)
 		}
-		delay = min(2*delay, c.pollMax)
 	}
 	for {
 		done, state, err := check(ctx)
@@ -56,7 +57,7 @@ func (c *Client) poll(ctx context.Context, what string, pauseFirst bool, check p
 		if err := sleepCtx(ctx, delay); err != nil {
 			return fmt.Errorf("%s: gave up waiting, last seen %s: %w", what, last, err)
 		}
-		delay = min(2*delay, c.pollMax)
+		delay = min(delay*3/2, c.pollMax)
 	}
 }
 
