@@ -21,6 +21,7 @@ var version = "dev"
 func main() {
 	fs := flag.NewFlagSet("csi-driver", flag.ExitOnError)
 	klog.InitFlags(fs)
+	logFormat := fs.String("logging-format", logFormatText, "log format: text (klog) or json (one object a line)")
 	var opts driver.Options
 	opts.AddFlags(fs)
 	_ = fs.Parse(os.Args[1:])
@@ -28,9 +29,18 @@ func main() {
 		fmt.Println("csi-driver", version)
 		return
 	}
-	if err := run(opts); err != nil {
-		klog.Flush()
+	if err := setupLogging(*logFormat, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "csi-driver cannot start:", err)
+		os.Exit(1)
+	}
+	if err := run(opts); err != nil {
+		if *logFormat == logFormatJSON {
+			klog.ErrorS(err, "csi-driver cannot start")
+		} else {
+			klog.Flush()
+			fmt.Fprintln(os.Stderr, "csi-driver cannot start:", err)
+		}
+		klog.Flush()
 		os.Exit(1)
 	}
 }

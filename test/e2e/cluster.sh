@@ -6,6 +6,7 @@
 #   cluster.sh down WORK_DIR                       stops by PID: sidecars and KCM, then
 #                                                  the apiserver (waited for), then etcd
 # Ports: etcd 32379/32380 and the apiserver 36443, away from the OpenStack test bed's.
+# LOG_FORMAT (text or json) is the sidecars' and snapshot-controller's --logging-format.
 set -euo pipefail
 ETCD_PORT=${ETCD_PORT:-32379}; ETCD_PEER_PORT=${ETCD_PEER_PORT:-32380}; API_PORT=${API_PORT:-36443}
 
@@ -75,12 +76,12 @@ KC
   "$BIN/kubectl" wait --for=condition=Established crd --all --timeout=60s >/dev/null
   for _ in $(seq 1 100); do "$BIN/kubectl" -n default get serviceaccount default >/dev/null 2>&1 && break; alive kube-controller-manager; sleep 0.2; done
   if [[ -n $S ]]; then
-    local common=(--kubeconfig="$W/kubeconfig" --leader-election=false -v=4)
+    local common=(--kubeconfig="$W/kubeconfig" --leader-election=false -v=4 --logging-format="${LOG_FORMAT:-text}")
     start csi-provisioner "$BIN/csi-provisioner" --csi-address="$S" "${common[@]}" --extra-create-metadata --timeout=3m --default-fstype=ext4
     start csi-attacher "$BIN/csi-attacher" --csi-address="$S" "${common[@]}" --timeout=3m
     start csi-resizer "$BIN/csi-resizer" --csi-address="$S" "${common[@]}" --timeout=3m --handle-volume-inuse-error=false
     start csi-snapshotter "$BIN/csi-snapshotter" --csi-address="$S" "${common[@]}" --extra-create-metadata --timeout=3m
-    start snapshot-controller "$BIN/snapshot-controller" --kubeconfig="$W/kubeconfig" --leader-election=false -v=4
+    start snapshot-controller "$BIN/snapshot-controller" --kubeconfig="$W/kubeconfig" --leader-election=false -v=4 --logging-format="${LOG_FORMAT:-text}"
   fi
   echo "control plane up: KUBECONFIG=$W/kubeconfig"
 }

@@ -88,7 +88,11 @@ func setUp(t *testing.T) *env {
 		}
 	})
 	start := time.Now()
-	out, err := exec.Command("bash", cluster, "up", tools, work, filepath.Join(work, "controller.sock")).CombinedOutput()
+	// The controller side logs JSON (as the chart's logFormat: json makes it), the node
+	// plugin text; checkJSONLogs proves every line of the former parses.
+	up := exec.Command("bash", cluster, "up", tools, work, filepath.Join(work, "controller.sock"))
+	up.Env = append(os.Environ(), "LOG_FORMAT=json")
+	out, err := up.CombinedOutput()
 	if err != nil {
 		t.Fatalf("cluster up: %v: %s", err, out)
 	}
@@ -100,7 +104,7 @@ func setUp(t *testing.T) *env {
 	// Started after the control plane: cluster.sh up begins by stopping whatever a
 	// PID file in the work directory names, and the sidecars wait for the socket.
 	stopController := startDriver(t, bin, work, "controller", "--cloud-config="+clouds, "--cloud=local",
-		"--cluster=e2e", "--expand-in-use=false", "--snapshot-in-use=false")
+		"--cluster=e2e", "--expand-in-use=false", "--snapshot-in-use=false", "--logging-format=json")
 	stopNode := startDriver(t, bin, work, "node", "--node-id="+nodeName, "--zone=nova",
 		"--state-dir="+filepath.Join(work, "state"), "--max-volumes-per-node=8")
 	t.Cleanup(func() {
@@ -275,6 +279,7 @@ func TestEndToEnd(t *testing.T) {
 		must(t, e.k.WaitGone(ctx, 3*time.Minute, "volumesnapshot", vs))
 	}
 	e.checkNothingLeft(ctx, t, before)
+	e.checkJSONLogs(t, "driver-controller", "csi-provisioner", "csi-attacher", "csi-resizer", "csi-snapshotter", "snapshot-controller")
 	e.printTimings()
 }
 
@@ -382,11 +387,22 @@ func (e *env) chartDryRun(ctx context.Context, t *testing.T) {
 		t.Fatalf("helm lint --strict: %v: %s", err, out)
 	}
 	helm := exec.CommandContext(ctx, filepath.Join(e.bin, "helm"), "template", "cinder-csi", chart, "--namespace", "kube-system",
-		"--set", "cloud.cloudsYaml=clouds: {}", "--set", "ephemeral.enabled=true", "--set", "volumeAttributesClass.enabled=true")
+		"--set", "cloud.cloudsYaml=clouds: {}", "--set", "ephemeral.enabled=true", "--set", "volumeAttributesClass.enabled=true",
+		"--set", "logFormat=json")
 	helm.Env = lint.Env
 	rendered, err := helm.Output()
 	if err != nil {
 		t.Fatalf("helm template: %v", err)
+	}
+	// Every container of both workloads (the driver twice, seven sidecars) gets the format.
+	if n := strings.Count(string(rendered), `"--logging-format=json"`); n != 9 {
+		t.Errorf("logFormat=json reaches %d containers, want 9 (driver and sidecars of both workloads)", n)
+	}
+	bad := exec.CommandContext(ctx, filepath.Join(e.bin, "helm"), "template", "cinder-csi", chart,
+		"--set", "cloud.cloudsYaml=clouds: {}", "--set", "logFormat=yaml")
+	bad.Env = lint.Env
+	if out, err := bad.CombinedOutput(); err == nil || !strings.Contains(string(out), `logFormat "yaml": use text or json`) {
+		t.Errorf("helm template with logFormat=yaml: %v: %s; want a refusal naming the formats", err, out)
 	}
 	out, err := e.k.Run(ctx, string(rendered), "apply", "--dry-run=server", "-f", "-")
 	if err != nil {

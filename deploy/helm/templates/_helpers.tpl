@@ -171,6 +171,9 @@ Checks of values the driver would refuse at start-up, so that a mistake fails th
 install instead of crash-looping pods.
 */}}
 {{- define "cinder-csi.validate" -}}
+{{- if not (has .Values.logFormat (list "text" "json")) }}
+{{- fail (printf "logFormat %q: use text or json" .Values.logFormat) }}
+{{- end }}
 {{- if not (has .Values.attacher (list "nova" "cinder")) }}
 {{- fail (printf "attacher %q: use nova or cinder" .Values.attacher) }}
 {{- end }}
@@ -207,4 +210,13 @@ install instead of crash-looping pods.
 {{- fail (printf "cloud.secretKey %q must be a plain file name" $key) }}
 {{- end }}
 {{- $_ := include "cinder-csi.cloudSecretName" . }}
+{{- end }}
+
+{{/*
+Log arguments of the driver and of every sidecar: verbosity and format (all of them
+take --logging-format, text or json).
+*/}}
+{{- define "cinder-csi.logArgs" -}}
+- {{ printf "--v=%d" (int .Values.logLevel) | quote }}
+- {{ printf "--logging-format=%s" .Values.logFormat | quote }}
 {{- end }}
