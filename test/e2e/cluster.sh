@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A container-less Kubernetes control plane on 127.0.0.1 for the e2e test:
-# etcd + kube-apiserver + kube-controller-manager, the VolumeSnapshot CRDs, and
+# etcd + kube-apiserver + kube-controller-manager + kube-scheduler, the VolumeSnapshot CRDs, and
 # (when a CSI socket is given) the CSI controller sidecars and snapshot-controller.
 #   cluster.sh up BIN_DIR WORK_DIR [CSI_SOCKET]   writes WORK_DIR/kubeconfig, logs/*.log, *.pid
 #   cluster.sh down WORK_DIR                       stops by PID: sidecars and KCM, then
@@ -63,14 +63,22 @@ KC
     --cert-dir="$W/pki" --token-auth-file="$W/pki/tokens.csv" --authorization-mode=RBAC \
     --service-account-issuer=https://kubernetes.default.svc.cluster.local \
     --service-account-key-file="$W/pki/sa.pub" --service-account-signing-key-file="$W/pki/sa.key" \
-    --service-cluster-ip-range=10.96.0.0/24 --allow-privileged=true
+    --service-cluster-ip-range=10.96.0.0/24 --allow-privileged=true \
+    --disable-admission-plugins=TaintNodesByCondition
   export KUBECONFIG=$W/kubeconfig
   for _ in $(seq 1 300); do "$BIN/kubectl" get --raw /readyz >/dev/null 2>&1 && break; alive kube-apiserver; sleep 0.2; done
   "$BIN/kubectl" get --raw /readyz >/dev/null
   # The PV binder (it also marks PVCs for the external provisioner), GC, namespaces.
   start kube-controller-manager "$BIN/kube-controller-manager" --kubeconfig="$W/kubeconfig" \
     --bind-address=127.0.0.1 --secure-port=0 --leader-elect=false \
-    --service-account-private-key-file="$W/pki/sa.key" --use-service-account-credentials=false --controllers='*'
+    --service-account-private-key-file="$W/pki/sa.key" --use-service-account-credentials=false \
+    --controllers='*,-node-lifecycle-controller'
+  # Pods with WaitForFirstConsumer claims: the scheduler picks the node, the PV
+  # binder and the provisioner follow, the attach-detach controller makes the
+  # VolumeAttachment. No kubelet heartbeats the test's Node, so the not-ready taint
+  # on create and the node lifecycle controller (unreachable taints) are off.
+  start kube-scheduler "$BIN/kube-scheduler" --kubeconfig="$W/kubeconfig" \
+    --bind-address=127.0.0.1 --secure-port=0 --leader-elect=false
   # All six snapshot CRDs: snapshot-controller waits ~30 s for the group ones otherwise.
   "$BIN/kubectl" apply -k "$BIN/crd/snapshot" >/dev/null
   "$BIN/kubectl" wait --for=condition=Established crd --all --timeout=60s >/dev/null

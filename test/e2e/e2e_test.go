@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -267,6 +268,13 @@ func TestEndToEnd(t *testing.T) {
 		t.Errorf("Cinder volume %s has type %q after the class change, want fast", volData, v.VolumeType)
 	}
 
+	// The chart's default binding: a pod's WaitForFirstConsumer claim, placed by the
+	// scheduler and attached by the controller manager.
+	podBound, podAttached := e.podWithWaitingClaim(ctx, t)
+	e.timings = append(e.timings,
+		timing{what: "pod -> WFFC claim Bound", kube: podBound, ours: e.cinderCreate(ctx, t), cinderWhat: "Cinder volume create -> available"},
+		timing{what: "pod bound -> volume attached", kube: podAttached, ours: e.cinderAttach(ctx, t), cinderWhat: "Cinder attachment create + complete -> in-use"})
+
 	// Everything deleted through Kubernetes; Cinder holds nothing of it.
 	for _, obj := range [][]string{{"volumesnapshot", "snap-data", "backup-data"}, {"pvc", "restored", "data"}} {
 		_, err := e.k.Run(ctx, "", append([]string{"delete", "--wait=false"}, obj...)...)
@@ -341,11 +349,29 @@ func (e *env) attachAndUse(ctx context.Context, t *testing.T, name, pv, volumeID
 	took, err := e.k.WaitFor(ctx, 3*time.Minute, "volumeattachment/"+name+" attached",
 		func(o map[string]any) bool { return Field(o, "status", "attached") == true }, "volumeattachment", name)
 	must(t, err)
+	e.playKubelet(ctx, t, name, volumeID, use)
+	_, err = e.k.Run(ctx, "", "delete", "volumeattachment", name, "--timeout=3m")
+	must(t, err)
+	must(t, e.k.WaitGone(ctx, 3*time.Minute, "volumeattachment", name))
+	if v := e.volume(ctx, t, volumeID); v.Status != "available" || len(v.Attachments) > 0 {
+		t.Errorf("after the VolumeAttachment is gone, Cinder shows volume %s %q with attachments %+v", volumeID, v.Status, v.Attachments)
+	}
+	return took
+}
+
+// playKubelet does kubelet's part for an attached VolumeAttachment: it checks that
+// Cinder shows the attachment, reports the volume in use in the Node's status,
+// stages and publishes with the VolumeAttachment's publish context, use(dir),
+// unpublishes and unstages, and reports the volume no longer in use (which is what
+// lets the attach-detach controller detach it).
+func (e *env) playKubelet(ctx context.Context, t *testing.T, name, volumeID string, use func(dir string)) {
+	t.Helper()
 	if v := e.volume(ctx, t, volumeID); !v.AttachedTo(nodeName) {
 		t.Fatalf("VolumeAttachment %s is attached but Cinder shows volume %s %q with attachments %+v", name, volumeID, v.Status, v.Attachments)
 	}
 	va, err := e.k.Get(ctx, "volumeattachment", name)
 	must(t, err)
+	e.volumesInUse(ctx, t, "kubernetes.io/csi/"+driverName+"^"+volumeID)
 	pc := map[string]string{}
 	if m, ok := Field(va, "status", "attachmentMetadata").(map[string]any); ok {
 		for k, v := range m {
@@ -368,13 +394,15 @@ func (e *env) attachAndUse(ctx context.Context, t *testing.T, name, pv, volumeID
 	must(t, err)
 	_, err = nodeSvc.NodeUnstageVolume(ctx, &csi.NodeUnstageVolumeRequest{VolumeId: volumeID, StagingTargetPath: staging})
 	must(t, err)
-	_, err = e.k.Run(ctx, "", "delete", "volumeattachment", name, "--timeout=3m")
+	e.volumesInUse(ctx, t)
+}
+
+// volumesInUse sets the Node's status.volumesInUse as kubelet reports it.
+func (e *env) volumesInUse(ctx context.Context, t *testing.T, names ...string) {
+	t.Helper()
+	patch, _ := json.Marshal(map[string]any{"status": map[string]any{"volumesInUse": append([]string{}, names...)}})
+	_, err := e.k.Run(ctx, "", "patch", "node", nodeName, "--subresource=status", "--type=merge", "-p", string(patch))
 	must(t, err)
-	must(t, e.k.WaitGone(ctx, 3*time.Minute, "volumeattachment", name))
-	if v := e.volume(ctx, t, volumeID); v.Status != "available" || len(v.Attachments) > 0 {
-		t.Errorf("after the VolumeAttachment is gone, Cinder shows volume %s %q with attachments %+v", volumeID, v.Status, v.Attachments)
-	}
-	return took
 }
 
 // chartDryRun lints deploy/helm and has the API server validate every object it

@@ -1,8 +1,9 @@
 // Package e2e proves the driver on a real Kubernetes control plane (etcd,
-// kube-apiserver, kube-controller-manager on 127.0.0.1) with the real CSI sidecars
-// and snapshot-controller, against the real local Cinder. There is no kubelet and
-// no scheduler: the test makes the Node, CSINode and VolumeAttachment objects
-// itself and plays kubelet by calling the driver's node service.
+// kube-apiserver, kube-controller-manager, kube-scheduler on 127.0.0.1) with the
+// real CSI sidecars and snapshot-controller, against the real local Cinder. There
+// is no kubelet: the test makes the Node and CSINode objects (and, for the
+// Immediate claims, the VolumeAttachments) itself and plays kubelet by calling the
+// driver's node service and reporting volumesInUse in the Node's status.
 package e2e
 
 import (

@@ -12,8 +12,9 @@ const (
 	nodeName   = "e2e-node"
 )
 
-// classes: a StorageClass with Immediate binding (no scheduler here), a
-// VolumeAttributesClass for the retype, and the two VolumeSnapshotClasses.
+// classes: StorageClasses with Immediate binding and with WaitForFirstConsumer
+// (the chart's default), a VolumeAttributesClass for the retype, and the two
+// VolumeSnapshotClasses.
 var classes = fmt.Sprintf(`
 apiVersion: storage.k8s.io/v1
 kind: StorageClass
@@ -22,6 +23,14 @@ provisioner: %[1]s
 volumeBindingMode: Immediate
 reclaimPolicy: Delete
 allowVolumeExpansion: true
+parameters: {type: standard}
+---
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata: {name: e2e-wffc}
+provisioner: %[1]s
+volumeBindingMode: WaitForFirstConsumer
+reclaimPolicy: Delete
 parameters: {type: standard}
 ---
 apiVersion: storage.k8s.io/v1
@@ -46,13 +55,21 @@ parameters: {type: backup}
 
 // node is what kubelet and node-driver-registrar would have made for the node
 // from the driver's NodeGetInfo: its ID and its zone as a topology label, which
-// the provisioner turns into the volume's accessibility requirements.
+// the provisioner turns into the volume's accessibility requirements; room for
+// pods, Ready, and attach/detach left to the controller manager, as kubelet
+// registers a node by default.
 var node = fmt.Sprintf(`
 apiVersion: v1
 kind: Node
 metadata:
   name: %[2]s
-  labels: {%[3]s: nova}
+  labels: {%[3]s: nova, kubernetes.io/hostname: %[2]s}
+  annotations: {volumes.kubernetes.io/controller-managed-attach-detach: "true"}
+status:
+  capacity: {cpu: "4", memory: 8Gi, pods: "110"}
+  allocatable: {cpu: "4", memory: 8Gi, pods: "110"}
+  conditions:
+  - {type: Ready, status: "True", reason: KubeletReady, message: played by the e2e test}
 ---
 apiVersion: storage.k8s.io/v1
 kind: CSINode
@@ -65,6 +82,10 @@ spec:
 `, driverName, nodeName, driver.TopologyZoneKey)
 
 func pvc(name, size, fromSnapshot string) string {
+	return claim(name, "e2e-standard", size, fromSnapshot)
+}
+
+func claim(name, class, size, fromSnapshot string) string {
 	src := ""
 	if fromSnapshot != "" {
 		src = fmt.Sprintf("\n  dataSource: {apiGroup: snapshot.storage.k8s.io, kind: VolumeSnapshot, name: %s}", fromSnapshot)
@@ -75,9 +96,9 @@ kind: PersistentVolumeClaim
 metadata: {name: %s, namespace: default}
 spec:
   accessModes: [ReadWriteOnce]
-  storageClassName: e2e-standard
+  storageClassName: %s
   resources: {requests: {storage: %s}}%s
-`, name, size, src)
+`, name, class, size, src)
 }
 
 func snapshot(name, class, pvcName string) string {
@@ -101,4 +122,23 @@ spec:
   nodeName: %s
   source: {persistentVolumeName: %s}
 `, name, driverName, nodeName, pv)
+}
+
+// pod is a workload of claim; no kubelet ever runs it, but the scheduler places it
+// and the controller manager attaches its volume.
+func pod(name, claim string) string {
+	return fmt.Sprintf(`
+apiVersion: v1
+kind: Pod
+metadata: {name: %s, namespace: default}
+spec:
+  automountServiceAccountToken: false
+  containers:
+  - name: app
+    image: registry.k8s.io/pause:3.10
+    volumeMounts: [{name: data, mountPath: /data}]
+  volumes:
+  - name: data
+    persistentVolumeClaim: {claimName: %s}
+`, name, claim)
 }

@@ -5,7 +5,7 @@
 # Usage: test/e2e/tools.sh BIN_DIR
 #
 # Layout (measured on 2 cores: about 10 min + 3 min from an empty build cache):
-#  - ONE throwaway module builds kube-apiserver, kube-controller-manager, kubectl,
+#  - ONE throwaway module builds kube-apiserver, kube-controller-manager, kube-scheduler, kubectl,
 #    etcd, csi-attacher, csi-resizer, csi-snapshotter and snapshot-controller: every
 #    ./staging/src/k8s.io/X replace of k8s.io/kubernetes becomes k8s.io/X v0.<minor>.<patch>,
 #    so all of them share one compiled set of k8s libraries.
@@ -49,7 +49,7 @@ build_provisioner() {
   mark csi-provisioner "$PROVISIONER_VERSION"
 }
 
-GROUP="kube-apiserver kube-controller-manager kubectl etcd csi-attacher csi-resizer csi-snapshotter snapshot-controller"
+GROUP="kube-apiserver kube-controller-manager kube-scheduler kubectl etcd csi-attacher csi-resizer csi-snapshotter snapshot-controller"
 build_group() {
   local stamp="$K8S_VERSION/$ETCD_VERSION/$ATTACHER_VERSION/$RESIZER_VERSION/$SNAPSHOTTER_VERSION" need=0 n
   for n in $GROUP; do have "$n" "$stamp" || need=1; done
@@ -63,7 +63,7 @@ build_group() {
     printf '\tgithub.com/kubernetes-csi/external-attacher/v4 %s\n\tgithub.com/kubernetes-csi/external-resizer/v2 %s\n' "$ATTACHER_VERSION" "$RESIZER_VERSION"
     printf '\tgithub.com/kubernetes-csi/external-snapshotter/v8 %s\n\tgithub.com/kubernetes-csi/external-snapshotter/client/v8 %s\n)\n\n' "$SNAPSHOTTER_VERSION" "$SNAPSHOTTER_VERSION"
     sed -n "s#^[[:space:]]*\(k8s.io/[a-z0-9-]*\) => ./staging/src/.*#replace \1 => \1 $sv#p" "$gm"; } > "$d/go.mod"
-  local pk=(k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kubectl
+  local pk=(k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl
             go.etcd.io/etcd/server/v3 github.com/kubernetes-csi/external-attacher/v4/cmd/csi-attacher
             github.com/kubernetes-csi/external-resizer/v2/cmd/csi-resizer
             github.com/kubernetes-csi/external-snapshotter/v8/cmd/csi-snapshotter
