@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // pollFunc checks a resource once. It returns done when the wait is over (with
@@ -20,23 +21,20 @@ func (c *Client) waitFor(ctx context.Context, what string, check pollFunc) error
 }
 
 // waitAfterRequest is waitFor right after a request that starts the change: the
-// first check comes after half of pollInitial, as an immediate one would only see
-// the state the request just left, at the price of one API call.
+// checks start after half of pollInitial and come at half steps (see pauses).
 func (c *Client) waitAfterRequest(ctx context.Context, what string, check pollFunc) error {
 	return c.poll(ctx, what, true, check)
 }
 
-func (c *Client) poll(ctx context.Context, what string, pauseFirst bool, check pollFunc) error {
-	delay := c.pollInitial
+func (c *Client) poll(ctx context.Context, what string, afterRequest bool, check pollFunc) error {
+	pause := pauses(c.pollInitial, c.pollMax, afterRequest)
 	last := "nothing yet"
-	if pauseFirst {
-		// Half a step first: a quick operation (a detach, often) is seen at
-		// pollInitial/2; the later checks come at 1.5, 3, 5.25, 8.6 pollInitial.
-		if err := sleepCtx(ctx, delay/2); err != nil {
-			return fmt.Errorf("%s: gave up waiting: %w", what, err)
-		}
-	}
 	for {
+		if p := pause(); p > 0 {
+			if err := sleepCtx(ctx, p); err != nil {
+				return fmt.Errorf("%s: gave up waiting, last seen %s: %w", what, last, err)
+			}
+		}
 		done, state, err := check(ctx)
 		if ctx.Err() != nil {
 			// Whatever the check returned, the reason is the deadline: say so, with
@@ -54,10 +52,30 @@ func (c *Client) poll(ctx context.Context, what string, pauseFirst bool, check p
 		if state != "" {
 			last = state
 		}
-		if err := sleepCtx(ctx, delay); err != nil {
-			return fmt.Errorf("%s: gave up waiting, last seen %s: %w", what, last, err)
+	}
+}
+
+// pauses returns the pause before each successive check of a wait. A plain wait
+// checks at once, then after initial, growing by half up to max. Right after a
+// request the first checks come at half steps: an immediate one would only see the
+// state the request just left, and the operations waited on most (a Nova attach
+// or detach, about 0.5 to 1.5 s) end within the first few half steps. With initial
+// 1 s the checks come at 0.5, 1, 1.75, 2.9, 4.6 s.
+func pauses(initial, max time.Duration, afterRequest bool) func() time.Duration {
+	next, first := initial, time.Duration(0)
+	if afterRequest {
+		next /= 2
+		first = next
+	}
+	started := false
+	return func() time.Duration {
+		if !started {
+			started = true
+			return first
 		}
-		delay = min(delay*3/2, c.pollMax)
+		p := next
+		next = min(next*3/2, max)
+		return p
 	}
 }
 
