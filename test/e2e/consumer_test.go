@@ -14,8 +14,7 @@ import (
 // and the controller manager's attach-detach controller (not the test) makes the
 // VolumeAttachment that csi-attacher turns into a Cinder attachment. Deleting the
 // pod, after kubelet's part reports the volume unused, detaches it. It returns the
-// time from the pod's creation to the claim bound, and from the pod bound to the
-// volume attached.
+// times from the pod's creation to the claim bound and to the volume attached.
 func (e *env) podWithWaitingClaim(ctx context.Context, t *testing.T) (bound, attached time.Duration) {
 	t.Helper()
 	must(t, e.k.Apply(ctx, claim("app-data", "e2e-wffc", "1Gi", "")))
@@ -24,6 +23,7 @@ func (e *env) podWithWaitingClaim(ctx context.Context, t *testing.T) (bound, att
 	if p := Str(c, "status", "phase"); p != "Pending" || Str(c, "spec", "volumeName") != "" {
 		t.Fatalf("a WaitForFirstConsumer claim without a pod is %q with volume %q, want Pending without one", p, Str(c, "spec", "volumeName"))
 	}
+	start := time.Now()
 	must(t, e.k.Apply(ctx, pod("app", "app-data")))
 	bound, err = e.k.WaitFor(ctx, 3*time.Minute, "pvc/app-data Bound", phase("Bound"), "pvc", "app-data")
 	must(t, err)
@@ -36,7 +36,6 @@ func (e *env) podWithWaitingClaim(ctx context.Context, t *testing.T) (bound, att
 	if v := e.volume(ctx, t, volumeID); v.AvailabilityZone != "nova" {
 		t.Errorf("volume %s is in zone %q, want nova (the zone of the node the pod was scheduled to)", volumeID, v.AvailabilityZone)
 	}
-	scheduled := time.Now()
 	_, err = e.k.WaitFor(ctx, time.Minute, "pod/app bound to "+nodeName,
 		func(o map[string]any) bool { return Str(o, "spec", "nodeName") == nodeName }, "pod", "app")
 	must(t, err)
@@ -55,7 +54,7 @@ func (e *env) podWithWaitingClaim(ctx context.Context, t *testing.T) (bound, att
 		return false
 	}, "volumeattachment")
 	must(t, err)
-	attached = time.Since(scheduled)
+	attached = time.Since(start)
 
 	payload := "written by the pod's volume at " + time.Now().Format(time.RFC3339Nano)
 	e.playKubelet(ctx, t, va, volumeID, func(dir string) {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
+	"github.com/gophercloud/gophercloud/v2"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
@@ -27,6 +28,7 @@ type env struct {
 	cloud     *cinder.Client
 	conn      *grpc.ClientConn
 	timings   []timing
+	yardstick *gophercloud.ServiceClient // see stack
 }
 
 type timing struct {
@@ -271,9 +273,10 @@ func TestEndToEnd(t *testing.T) {
 	// The chart's default binding: a pod's WaitForFirstConsumer claim, placed by the
 	// scheduler and attached by the controller manager.
 	podBound, podAttached := e.podWithWaitingClaim(ctx, t)
+	create, attach := e.cinderCreate(ctx, t), e.cinderAttach(ctx, t)
 	e.timings = append(e.timings,
-		timing{what: "pod -> WFFC claim Bound", kube: podBound, ours: e.cinderCreate(ctx, t), cinderWhat: "Cinder volume create -> available"},
-		timing{what: "pod bound -> volume attached", kube: podAttached, ours: e.cinderAttach(ctx, t), cinderWhat: "Cinder attachment create + complete -> in-use"})
+		timing{what: "pod -> WFFC claim Bound", kube: podBound, ours: create, cinderWhat: "Cinder volume create -> available"},
+		timing{what: "pod -> its volume attached", kube: podAttached, ours: create + attach, cinderWhat: "Cinder create, then attachment -> in-use"})
 
 	// Everything deleted through Kubernetes; Cinder holds nothing of it.
 	for _, obj := range [][]string{{"volumesnapshot", "snap-data", "backup-data"}, {"pvc", "restored", "data"}} {
