@@ -27,7 +27,8 @@ type Cloud interface {
 	// RetypeVolume changes the volume type (migration on demand) and waits for it.
 	RetypeVolume(ctx context.Context, id, volumeType string) (*Volume, error)
 
-	// CreateSnapshot starts a snapshot and returns at once (Status may be "creating").
+	// CreateSnapshot makes a snapshot and returns it once available, or after a
+	// brief wait (about 2 s) still "creating".
 	CreateSnapshot(ctx context.Context, name, volumeID string, metadata map[string]string) (*Snapshot, error)
 	// GetSnapshot returns ErrNotFound for a missing snapshot.
 	GetSnapshot(ctx context.Context, id string) (*Snapshot, error)

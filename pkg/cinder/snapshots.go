@@ -38,7 +38,27 @@ func (c *Client) CreateSnapshot(ctx context.Context, name, volumeID string, meta
 	if err != nil {
 		return nil, fmt.Errorf("create snapshot %q of volume %s: %w", name, volumeID, err)
 	}
-	return made, nil
+	return c.briefWaitSnapshot(ctx, made), nil
+}
+
+// briefWaitSnapshot returns s once available or failed, or as last seen when
+// snapshotWait ends (a slow snapshot: the snapshotter calls again); a failed check
+// leaves s as it was.
+func (c *Client) briefWaitSnapshot(ctx context.Context, s *Snapshot) *Snapshot {
+	if s == nil || s.Ready() || s.Failed() {
+		return s
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.snapshotWait)
+	defer cancel()
+	_ = c.waitAfterRequest(ctx, "snapshot "+s.ID+" to become available", func(ctx context.Context) (bool, string, error) {
+		got, err := c.GetSnapshot(ctx, s.ID)
+		if err != nil {
+			return true, "", nil // not worth failing a create that worked: the next call sees it
+		}
+		s = got
+		return s.Ready() || s.Failed(), "status " + s.Status, nil
+	})
+	return s
 }
 
 // GetSnapshot implements Cloud.

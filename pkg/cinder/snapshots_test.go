@@ -22,12 +22,16 @@ func TestSnapshots(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Name != "snap-1" || s.VolumeID != v.ID || s.SizeGiB != 3 || s.Status != StatusCreating || s.Metadata["k"] != "v" || s.IsBackup {
-		t.Errorf("snapshot %+v", s)
+	// A quick snapshot comes back ready (CreateSnapshot waits briefly for it).
+	if s.Name != "snap-1" || s.VolumeID != v.ID || s.SizeGiB != 3 || s.Status != StatusAvailable || s.Metadata["k"] != "v" || s.IsBackup {
+		t.Errorf("snapshot %+v, want snap-1 of %s, 3 GiB, available, metadata k=v", s, v.ID)
 	}
-	if _, err := c.CreateSnapshot(ctx, "snap-2", v.ID, nil); err != nil {
-		t.Fatal(err)
+	// A slow one comes back still creating once the brief wait is over.
+	f.do(func() { f.transitionPolls = 1 << 30 })
+	if s2, err := c.CreateSnapshot(ctx, "snap-2", v.ID, nil); err != nil || s2.Status != StatusCreating {
+		t.Fatalf("slow snapshot: %+v, %v; want it returned creating", s2, err)
 	}
+	f.do(func() { f.transitionPolls = 0 })
 	if _, err := c.CreateSnapshot(ctx, "x", "missing", nil); !errors.Is(err, ErrNotFound) {
 		t.Errorf("snapshot of a missing volume: %v, want ErrNotFound", err)
 	}

@@ -13,8 +13,10 @@ import (
 	"github.com/cinder-csi/cinder-csi-driver/pkg/cinder"
 )
 
-// CreateSnapshot is idempotent by name. It never waits for Cinder to finish: it
-// returns ReadyToUse=false while the snapshot (or backup) is being made, and the
+// CreateSnapshot is idempotent by name. It waits only briefly for Cinder (a
+// snapshot that is done within about 2 s is returned ready, see
+// cinder.CreateSnapshot; a backup not at all): otherwise it returns
+// ReadyToUse=false while the snapshot or backup is being made, and the
 // snapshotter calls again until it is ready.
 func (d *Driver) CreateSnapshot(ctx context.Context, req *csi.CreateSnapshotRequest) (*csi.CreateSnapshotResponse, error) {
 	a, err := validateCreateSnapshot(req)
