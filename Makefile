@@ -91,7 +91,7 @@ fuzz:
 	@set -e; for pkg in ./pkg/driver; do \
 		for f in $$($(GO) test -list 'Fuzz.*' $$pkg | grep '^Fuzz'); do \
 			echo "fuzz $$pkg $$f ($(FUZZTIME))"; \
-			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg >/dev/null; \
+			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg > $(CACHE)/fuzz.log 2>&1 || { tail -40 $(CACHE)/fuzz.log; exit 1; }; \
 		done; \
 	done
 
