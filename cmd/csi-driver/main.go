@@ -36,11 +36,11 @@ func main() {
 	if err := run(opts); err != nil {
 		if *logFormat == logFormatJSON {
 			klog.ErrorS(err, "csi-driver cannot start")
-		} else {
-			klog.Flush()
-			fmt.Fprintln(os.Stderr, "csi-driver cannot start:", err)
 		}
 		klog.Flush()
+		if *logFormat != logFormatJSON {
+			fmt.Fprintln(os.Stderr, "csi-driver cannot start:", err)
+		}
 		os.Exit(1)
 	}
 }
