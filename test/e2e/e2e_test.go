@@ -29,6 +29,7 @@ type env struct {
 	conn      *grpc.ClientConn
 	timings   []timing
 	yardstick *gophercloud.ServiceClient // see stack
+	driverBin string
 }
 
 type timing struct {
@@ -102,6 +103,7 @@ func setUp(t *testing.T) *env {
 	t.Logf("control plane and sidecars up in %v", time.Since(start).Round(time.Millisecond))
 	clouds, _ := realcinder.CloudsFile()
 	bin := driverBinary(t)
+	e.driverBin = bin
 	// The real binary twice, as the chart runs it: the controller plugin (with the
 	// cloud's credentials) for the sidecars, the node plugin (without) for kubelet.
 	// Started after the control plane: cluster.sh up begins by stopping whatever a
@@ -408,8 +410,9 @@ func (e *env) volumesInUse(ctx context.Context, t *testing.T, names ...string) {
 	must(t, err)
 }
 
-// chartDryRun lints deploy/helm and has the API server validate every object it
-// renders (ephemeral volumes and the VolumeAttributesClass on, so that all render).
+// chartDryRun lints deploy/helm, has the API server validate every object it
+// renders (ephemeral volumes and the VolumeAttributesClass on, so that all render)
+// and has the binaries accept the arguments the chart gives them.
 func (e *env) chartDryRun(ctx context.Context, t *testing.T) {
 	chart := filepath.Join(filepath.Dir(filepath.Dir(filepath.Dir(currentFile()))), "deploy", "helm")
 	lint := exec.CommandContext(ctx, filepath.Join(e.bin, "helm"), "lint", "--strict", chart)
@@ -440,4 +443,5 @@ func (e *env) chartDryRun(ctx context.Context, t *testing.T) {
 		t.Fatalf("the API server refuses the chart: %v", err)
 	}
 	t.Logf("chart: %d objects accepted by a server-side dry run", strings.Count(out, "(server dry run)"))
+	e.chartArgsAccepted(ctx, t, rendered)
 }
