@@ -168,7 +168,10 @@ Leader-election arguments shared by the controller sidecars.
 
 {{/*
 Checks of values the driver would refuse at start-up, so that a mistake fails the
-install instead of crash-looping pods.
+install instead of crash-looping pods. values.schema.json refuses most of these first
+(helm validates it before rendering); the checks here stay for renders that skip it
+(--skip-schema-validation) and cover what a schema cannot see: combinations of values
+and ports that would collide.
 */}}
 {{- define "cinder-csi.validate" -}}
 {{- if not (has .Values.logFormat (list "text" "json")) }}
@@ -205,6 +208,13 @@ install instead of crash-looping pods.
 {{- fail "ephemeral.maxPerNode must be at least 1" }}
 {{- end }}
 {{- end }}
+{{- $cports := include "cinder-csi.controllerPortPairs" . | fromJsonArray }}
+{{- $nports := include "cinder-csi.nodePortPairs" . | fromJsonArray }}
+{{- include "cinder-csi.uniquePorts" (dict "ports" $cports "why" "the controller's containers share one network namespace, so each needs its own port") }}
+{{- include "cinder-csi.uniquePorts" (dict "ports" $nports "why" "the node plugin's containers share one network namespace, so each needs its own port") }}
+{{- if and .Values.controller.hostNetwork .Values.node.hostNetwork }}
+{{- include "cinder-csi.uniquePorts" (dict "ports" (concat $cports $nports) "why" "with controller.hostNetwork and node.hostNetwork both pods bind their ports on the node, and a node plugin runs on every node; move the controller's (controller.healthPort, controller.livenessProbePort, metrics.ports.*)") }}
+{{- end }}
 {{- $key := include "cinder-csi.cloudSecretKey" . }}
 {{- if or (contains "/" $key) (has $key (list "." "..")) }}
 {{- fail (printf "cloud.secretKey %q must be a plain file name" $key) }}
@@ -219,4 +229,67 @@ take --logging-format, text or json).
 {{- define "cinder-csi.logArgs" -}}
 - {{ printf "--v=%d" (int .Values.logLevel) | quote }}
 - {{ printf "--logging-format=%s" .Values.logFormat | quote }}
+{{- end }}
+
+{{/*
+"true" when the cluster serves the API of the VolumeSnapshotClasses / the
+VolumeAttributesClasses. helm install and upgrade ask the cluster; helm template and
+lint know only what --api-versions says.
+*/}}
+{{- define "cinder-csi.snapshotAPIServed" -}}
+{{- if .Capabilities.APIVersions.Has "snapshot.storage.k8s.io/v1/VolumeSnapshotClass" }}true{{ end }}
+{{- end }}
+
+{{- define "cinder-csi.vacAPIServed" -}}
+{{- if .Capabilities.APIVersions.Has "storage.k8s.io/v1/VolumeAttributesClass" }}true{{ end }}
+{{- end }}
+
+{{/*
+Comma-separated names of a list of classes.
+*/}}
+{{- define "cinder-csi.names" -}}
+{{- range $i, $c := . }}{{ if $i }}, {{ end }}{{ $c.name }}{{ end }}
+{{- end }}
+
+{{/*
+Ports each pod listens on, as a JSON list of [value name, port]: the containers of a
+pod share its network namespace, and with hostNetwork the node's.
+*/}}
+{{- define "cinder-csi.controllerPortPairs" -}}
+{{- $p := list (list "controller.healthPort" .Values.controller.healthPort) (list "controller.livenessProbePort" .Values.controller.livenessProbePort) }}
+{{- if .Values.metrics.enabled }}
+{{- $p = append $p (list "metrics.ports.provisioner" .Values.metrics.ports.provisioner) }}
+{{- $p = append $p (list "metrics.ports.attacher" .Values.metrics.ports.attacher) }}
+{{- if .Values.snapshots.enabled }}
+{{- $p = append $p (list "metrics.ports.snapshotter" .Values.metrics.ports.snapshotter) }}
+{{- end }}
+{{- $p = append $p (list "metrics.ports.resizer" .Values.metrics.ports.resizer) }}
+{{- end }}
+{{- toJson $p }}
+{{- end }}
+
+{{- define "cinder-csi.nodePortPairs" -}}
+{{- toJson (list (list "node.healthPort" .Values.node.healthPort) (list "node.livenessProbePort" .Values.node.livenessProbePort) (list "node.registrarHealthPort" .Values.node.registrarHealthPort)) }}
+{{- end }}
+
+{{/*
+Fails when two entries of .ports ([name, port] pairs) have the same port; .why says
+why they must differ.
+*/}}
+{{- define "cinder-csi.uniquePorts" -}}
+{{- $seen := dict }}
+{{- range .ports }}
+{{- $port := toString (index . 1) }}
+{{- if hasKey $seen $port }}
+{{- fail (printf "%s and %s are both %s: %s" (get $seen $port) (index . 0) $port $.why) }}
+{{- end }}
+{{- $_ := set $seen $port (index . 0) }}
+{{- end }}
+{{- end }}
+
+{{/*
+The controller's ports in words, for NOTES.txt.
+*/}}
+{{- define "cinder-csi.controllerPorts" -}}
+{{- range $i, $p := include "cinder-csi.controllerPortPairs" . | fromJsonArray }}{{ if $i }}, {{ end }}{{ index $p 1 }} ({{ index $p 0 }}){{ end }}
 {{- end }}
