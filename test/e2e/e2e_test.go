@@ -12,11 +12,11 @@ import (
 	"time"
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
-	"github.com/gophercloud/gophercloud/v2"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/cinder-csi/cinder-csi-driver/pkg/cinder"
+	"github.com/cinder-csi/cinder-csi-driver/test/internal/testbed"
 	"github.com/cinder-csi/cinder-csi-driver/test/realcinder"
 	"github.com/cinder-csi/cinder-csi-driver/test/sanityrun"
 )
@@ -28,7 +28,7 @@ type env struct {
 	cloud     *cinder.Client
 	conn      *grpc.ClientConn
 	timings   []timing
-	yardstick *gophercloud.ServiceClient // see stack
+	yardstick *testbed.Yardstick // see stack
 	driverBin string
 }
 
@@ -411,32 +411,70 @@ func (e *env) volumesInUse(ctx context.Context, t *testing.T, names ...string) {
 }
 
 // chartDryRun lints deploy/helm, has the API server validate every object it
-// renders (ephemeral volumes and the VolumeAttributesClass on, so that all render)
-// and has the binaries accept the arguments the chart gives them.
+// renders (ephemeral volumes and the VolumeAttributesClass on, and the snapshot and
+// VolumeAttributesClass APIs declared, so that all render) and has the binaries accept
+// the arguments the chart gives them. It also checks what the chart leaves out or
+// refuses: the classes where their API is not served, bad values by its schema.
 func (e *env) chartDryRun(ctx context.Context, t *testing.T) {
 	chart := filepath.Join(filepath.Dir(filepath.Dir(filepath.Dir(currentFile()))), "deploy", "helm")
-	lint := exec.CommandContext(ctx, filepath.Join(e.bin, "helm"), "lint", "--strict", chart)
-	lint.Env = append(os.Environ(), "HOME="+filepath.Join(e.work, "helm-home"))
-	if out, err := lint.CombinedOutput(); err != nil {
+	helmEnv := append(os.Environ(), "HOME="+filepath.Join(e.work, "helm-home"))
+	helm := func(args ...string) *exec.Cmd {
+		c := exec.CommandContext(ctx, filepath.Join(e.bin, "helm"), args...)
+		c.Env = helmEnv
+		return c
+	}
+	template := func(args ...string) *exec.Cmd {
+		return helm(append([]string{"template", "cinder-csi", chart, "--namespace", "kube-system"}, args...)...)
+	}
+	stderr := func(err error) string {
+		if ee, ok := err.(*exec.ExitError); ok {
+			return string(ee.Stderr)
+		}
+		return ""
+	}
+	if out, err := helm("lint", "--strict", chart).CombinedOutput(); err != nil {
 		t.Fatalf("helm lint --strict: %v: %s", err, out)
 	}
-	helm := exec.CommandContext(ctx, filepath.Join(e.bin, "helm"), "template", "cinder-csi", chart, "--namespace", "kube-system",
-		"--set", "cloud.cloudsYaml=clouds: {}", "--set", "ephemeral.enabled=true", "--set", "volumeAttributesClass.enabled=true",
-		"--set", "logFormat=json")
-	helm.Env = lint.Env
-	rendered, err := helm.Output()
+	values := []string{"--set", "cloud.cloudsYaml=clouds: {}", "--set", "ephemeral.enabled=true",
+		"--set", "volumeAttributesClass.enabled=true", "--set", "logFormat=json"}
+	// helm install asks the cluster which APIs it serves; helm template is told.
+	apis := []string{"--api-versions", "snapshot.storage.k8s.io/v1/VolumeSnapshotClass",
+		"--api-versions", "storage.k8s.io/v1/VolumeAttributesClass"}
+	rendered, err := template(append(append([]string{}, values...), apis...)...).Output()
 	if err != nil {
-		t.Fatalf("helm template: %v", err)
+		t.Fatalf("helm template: %v: %s", err, stderr(err))
 	}
 	// Every container of both workloads (the driver twice, seven sidecars) gets the format.
 	if n := strings.Count(string(rendered), `"--logging-format=json"`); n != 9 {
 		t.Errorf("logFormat=json reaches %d containers, want 9 (driver and sidecars of both workloads)", n)
 	}
-	bad := exec.CommandContext(ctx, filepath.Join(e.bin, "helm"), "template", "cinder-csi", chart,
-		"--set", "cloud.cloudsYaml=clouds: {}", "--set", "logFormat=yaml")
-	bad.Env = lint.Env
-	if out, err := bad.CombinedOutput(); err == nil || !strings.Contains(string(out), `logFormat "yaml": use text or json`) {
-		t.Errorf("helm template with logFormat=yaml: %v: %s; want a refusal naming the formats", err, out)
+	classes := map[string]int{"VolumeSnapshotClass": 2, "VolumeAttributesClass": 1}
+	for kind, want := range classes {
+		if n := strings.Count(string(rendered), "\nkind: "+kind+"\n"); n != want {
+			t.Errorf("with the %s API declared the chart renders %d of them, want %d", kind, n, want)
+		}
+	}
+	// A cluster without the snapshot CRDs (or before Kubernetes 1.34) gets no classes it
+	// would refuse; NOTES.txt says what to install instead.
+	bare, err := template(values...).Output()
+	if err != nil {
+		t.Fatalf("helm template without --api-versions: %v: %s", err, stderr(err))
+	}
+	for kind := range classes {
+		if strings.Contains(string(bare), "\nkind: "+kind+"\n") {
+			t.Errorf("without the %s API the chart still renders one; the install would fail on it", kind)
+		}
+	}
+	// values.schema.json refuses bad values, a misspelt key included, before any template runs.
+	for _, c := range []struct{ set, want string }{
+		{"logFormat=yaml", "at '/logFormat': value must be one of 'text', 'json'"},
+		{"controler.replicas=2", "additional properties 'controler' not allowed"},
+	} {
+		out, err := template("--set", "cloud.cloudsYaml=clouds: {}", "--set", c.set).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "values don't meet the specifications of the schema") ||
+			!strings.Contains(string(out), c.want) {
+			t.Errorf("helm template --set %s: %v: %s; want the schema's refusal %q", c.set, err, out, c.want)
+		}
 	}
 	out, err := e.k.Run(ctx, string(rendered), "apply", "--dry-run=server", "-f", "-")
 	if err != nil {
