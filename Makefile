@@ -17,8 +17,17 @@ NODE_PKGS := util-linux e2fsprogs xfsprogs btrfs-progs dosfstools udev mount qem
 
 all: build
 
+# CGO_ENABLED=0: a static binary, so that the same file goes into the image (the unit
+# tests keep cgo for -race).
 build:
-	$(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $(BIN)/csi-driver ./cmd/csi-driver
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $(BIN)/csi-driver ./cmd/csi-driver
+
+## image: the driver, sidecar, pause and busybox images as OCI archives in
+## .cache/images, for `ctr -n k8s.io images import` (no registry, no Docker daemon):
+## test/images/build.sh, deploy/image/README.md. The sidecars come from .cache/e2e/bin.
+.PHONY: image
+image: build e2e-tools node-tools
+	CSI_DRIVER_BIN=$(BIN)/csi-driver E2E_BIN=$(CACHE)/e2e/bin bash test/images/build.sh $(CACHE)/images
 
 ## deps: install the host tools the node tests need (once per machine).
 deps: $(CACHE)/deps.stamp
@@ -35,7 +44,7 @@ $(CACHE)/deps.stamp: Makefile
 ## with the fake cloud, then the real local Cinder (started if needed, left running:
 ## `make cinder-down` stops it) with csi-sanity, the lifecycle, auth and fault tests,
 ## then Nova on top (make openstack-down stops all) with the --attacher nova suites.
-test: deps build unit fuzz sanity cinder-up realcinder openstack-up realnova e2e
+test: deps build unit fuzz sanity cinder-up realcinder openstack-up realnova e2e node-e2e
 
 ## realcinder: the suites against the real local Cinder (needs `make cinder-up`).
 realcinder:
@@ -72,6 +81,24 @@ e2e: build cinder-up e2e-tools
 	  echo "Kubernetes e2e took $$(( $$(date +%s) - start ))s"; \
 	  [ $$rc = 0 ] || { echo "e2e failed; full log in $(CACHE)/e2e.log, component logs in /tmp/cinder-csi-e2e/logs"; grep -v '^[IWE][0-9]' $(CACHE)/e2e.log | tail -60; }; exit $$rc
 
+## node-tools: containerd, ctr, the runc shim, crictl, node-driver-registrar and
+## livenessprobe (from $$SIDECAR_SRC, else cloned at their tags) into .cache/e2e/bin.
+.PHONY: node-tools node-e2e
+node-tools:
+	@mkdir -p $(CACHE)/e2e
+	@bash test/node/tools.sh $(E2E_BIN) > $(CACHE)/e2e/node-tools.log 2>&1 || { tail -40 $(CACHE)/e2e/node-tools.log; exit 1; }
+	@tail -1 $(CACHE)/e2e/node-tools.log
+
+## node-e2e: the chart's pods on a real node (containerd + kubelet, test/node/node.sh)
+## joined to a control plane on 127.0.0.1, against the real local Cinder: pods that
+## write and read, a StatefulSet, raw block, restore and clone, fsGroup, expansion,
+## inline volumes, node plugin and kubelet restarts; nothing left in Cinder or on the host.
+node-e2e: build cinder-up e2e-tools node-tools image
+	@start=$$(date +%s); REQUIRE_NODE_E2E=1 E2E_BIN=$(E2E_BIN) IMAGES_DIR=$(CACHE)/images $(GO) test -race -count=1 -timeout 40m -v ./test/node/ > $(CACHE)/node-e2e.log 2>&1; rc=$$?; \
+	  grep -E '^node-timing|^(ok|FAIL|--- |    --- |        --- )|node_test.go|bed_test.go|steps_test.go' $(CACHE)/node-e2e.log; \
+	  echo "real-node suite took $$(( $$(date +%s) - start ))s"; \
+	  [ $$rc = 0 ] || { echo "node suite failed; full log in $(CACHE)/node-e2e.log, component logs in /tmp/cinder-csi-node"; grep -v '^[IWE][0-9]' $(CACHE)/node-e2e.log | tail -80; }; exit $$rc
+
 ## demo: the main job: a real local Cinder, the driver, and a volume's life through
 ## the CSI API with readable progress. Cinder is left running (make cinder-down).
 demo: deps build cinder-up
@@ -79,7 +106,7 @@ demo: deps build cinder-up
 
 unit:
 	$(GO) vet ./...
-	$(GO) test -race -count=1 ./pkg/... ./cmd/...
+	$(GO) test -race -count=1 ./pkg/... ./cmd/... ./test/images/...
 
 sanity:
 	@mkdir -p $(CACHE)

@@ -24,7 +24,8 @@ ATTACHER_VERSION=${ATTACHER_VERSION:-v4.13.0}
 SNAPSHOTTER_VERSION=${SNAPSHOTTER_VERSION:-v8.7.0}
 RESIZER_VERSION=${RESIZER_VERSION:-v2.3.0}
 HELM_VERSION=${HELM_VERSION:-v3.22.0}
-export GOTOOLCHAIN=local GOFLAGS=-buildvcs=false
+# CGO_ENABLED=0: static binaries, so that the same files serve as the sidecar images' one binary.
+export GOTOOLCHAIN=local GOFLAGS=-buildvcs=false CGO_ENABLED=0
 LDF="-s -w"
 WORK=$(mktemp -d /tmp/cinder-csi-e2e-tools.XXXXXX); trap 'rm -rf "$WORK"' EXIT
 
@@ -41,17 +42,17 @@ install_helm() {
 }
 
 build_provisioner() {
-  have csi-provisioner "$PROVISIONER_VERSION" && return 0
+  have csi-provisioner "$PROVISIONER_VERSION/static" && return 0
   local mod=github.com/kubernetes-csi/external-provisioner/v6 d="$WORK/provisioner"
   log "build $mod@$PROVISIONER_VERSION in a copy of its module source"
   cp -r "$(modfield "$mod@$PROVISIONER_VERSION" Dir)" "$d"; chmod -R u+w "$d"
   ( cd "$d" && go build -trimpath -ldflags="$LDF -X main.version=$PROVISIONER_VERSION" -o "$BIN/csi-provisioner" ./cmd/csi-provisioner )
-  mark csi-provisioner "$PROVISIONER_VERSION"
+  mark csi-provisioner "$PROVISIONER_VERSION/static"
 }
 
-GROUP="kube-apiserver kube-controller-manager kube-scheduler kubectl etcd csi-attacher csi-resizer csi-snapshotter snapshot-controller"
+GROUP="kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet etcd csi-attacher csi-resizer csi-snapshotter snapshot-controller"
 build_group() {
-  local stamp="$K8S_VERSION/$ETCD_VERSION/$ATTACHER_VERSION/$RESIZER_VERSION/$SNAPSHOTTER_VERSION" need=0 n
+  local stamp="$K8S_VERSION/$ETCD_VERSION/$ATTACHER_VERSION/$RESIZER_VERSION/$SNAPSHOTTER_VERSION/static" need=0 n
   for n in $GROUP; do have "$n" "$stamp" || need=1; done
   [ $need = 1 ] || return 0
   log "build the tools module $stamp"
@@ -64,6 +65,7 @@ build_group() {
     printf '\tgithub.com/kubernetes-csi/external-snapshotter/v8 %s\n\tgithub.com/kubernetes-csi/external-snapshotter/client/v8 %s\n)\n\n' "$SNAPSHOTTER_VERSION" "$SNAPSHOTTER_VERSION"
     sed -n "s#^[[:space:]]*\(k8s.io/[a-z0-9-]*\) => ./staging/src/.*#replace \1 => \1 $sv#p" "$gm"; } > "$d/go.mod"
   local pk=(k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl
+            k8s.io/kubernetes/cmd/kubelet
             go.etcd.io/etcd/server/v3 github.com/kubernetes-csi/external-attacher/v4/cmd/csi-attacher
             github.com/kubernetes-csi/external-resizer/v2/cmd/csi-resizer
             github.com/kubernetes-csi/external-snapshotter/v8/cmd/csi-snapshotter
