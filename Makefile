@@ -44,7 +44,7 @@ $(CACHE)/deps.stamp: Makefile
 ## with the fake cloud, then the real local Cinder (started if needed, left running:
 ## `make cinder-down` stops it) with csi-sanity, the lifecycle, auth and fault tests,
 ## then Nova on top (make openstack-down stops all) with the --attacher nova suites.
-test: deps build unit fuzz sanity cinder-up realcinder openstack-up realnova e2e node-e2e
+test: deps build unit fuzz sanity cinder-up realcinder openstack-up realnova e2e node-e2e storage-suite
 
 ## realcinder: the suites against the real local Cinder (needs `make cinder-up`).
 realcinder:
@@ -98,6 +98,31 @@ node-e2e: build cinder-up e2e-tools node-tools image
 	  grep -E '^node-timing|^(ok|FAIL|--- |    --- |        --- )|node_test.go|bed_test.go|steps_test.go' $(CACHE)/node-e2e.log; \
 	  echo "real-node suite took $$(( $$(date +%s) - start ))s"; \
 	  [ $$rc = 0 ] || { echo "node suite failed; full log in $(CACHE)/node-e2e.log, component logs in /tmp/cinder-csi-node"; grep -v '^[IWE][0-9]' $(CACHE)/node-e2e.log | tail -80; }; exit $$rc
+
+## conformance-tools: Kubernetes' e2e.test and ginkgo (k8s.io/kubernetes at the control
+## plane's version) into .cache/e2e/bin (test/conformance/tools.sh).
+## storage-suite: the focused part of Kubernetes' external storage suite, every declared
+## capability of test/conformance/driver.yaml at least once (in make test).
+## conformance: the whole external storage suite; FOCUS, SKIP and PROCS override.
+.PHONY: conformance-tools e2e-images storage-suite conformance
+e2e-images: image conformance-tools
+	@E2E_BIN=$(E2E_BIN) IMAGES=e2e bash test/images/build.sh $(CACHE)/images
+conformance-tools:
+	@mkdir -p $(CACHE)/e2e
+	@bash test/conformance/tools.sh $(E2E_BIN) > $(CACHE)/e2e/conformance-tools.log 2>&1 || { tail -40 $(CACHE)/e2e/conformance-tools.log; exit 1; }
+	@tail -1 $(CACHE)/e2e/conformance-tools.log
+define storage_suite
+	@start=$$(date +%s); REQUIRE_NODE_E2E=1 REQUIRE_CONFORMANCE=1 E2E_BIN=$(E2E_BIN) IMAGES_DIR=$(CACHE)/images \
+	  CONFORMANCE_FOCUS="$(1)" CONFORMANCE_SKIP="$(SKIP)" CONFORMANCE_PROCS="$(PROCS)" CONFORMANCE_MIN_PASSED="$(2)" \
+	  $(GO) test -count=1 -timeout 4h -v -run '^TestUpstreamStorage$$' ./test/node/ > $(CACHE)/$(3).log 2>&1; rc=$$?; \
+	  grep -E '^conformance|^(ok|FAIL|--- )|conformance_test.go' $(CACHE)/$(3).log; \
+	  echo "Kubernetes storage suite took $$(( $$(date +%s) - start ))s; ginkgo's log: /tmp/cinder-csi-node/conformance/ginkgo.log"; \
+	  [ $$rc = 0 ] || { echo "storage suite failed; full log in $(CACHE)/$(3).log"; grep -v '^[IWE][0-9]' $(CACHE)/$(3).log | tail -60; }; exit $$rc
+endef
+storage-suite: build cinder-up e2e-tools node-tools e2e-images
+	$(call storage_suite,$(FOCUS),20,storage-suite)
+conformance: build cinder-up e2e-tools node-tools e2e-images
+	$(call storage_suite,$(or $(FOCUS),External.Storage),100,conformance)
 
 ## demo: the main job: a real local Cinder, the driver, and a volume's life through
 ## the CSI API with readable progress. Cinder is left running (make cinder-down).

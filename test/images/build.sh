@@ -14,7 +14,8 @@
 #  - the chart's sidecars at the chart's tags, one static binary each from $E2E_BIN
 #    (default .cache/e2e/bin, built by test/e2e/tools.sh), and snapshot-controller.
 # An image whose inputs did not change since its archive was written is not packed
-# again (OUT_DIR/<archive>.stamp). IMAGES="driver pause busybox sidecars" picks groups.
+# again (OUT_DIR/<archive>.stamp). IMAGES="driver pause busybox sidecars" picks groups;
+# IMAGES=e2e adds the images of Kubernetes' storage suite (see build_e2e).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 OUT=$(mkdir -p "${1:?usage: build.sh OUT_DIR}" && cd "$1" && pwd)
@@ -329,14 +330,39 @@ build_sidecars() {
   [ ${#missing[@]} = 0 ] || die "sidecar binaries missing in $E2E_BIN: ${missing[*]} (build them with test/e2e/tools.sh, or set E2E_BIN)"
 }
 
+# The images Kubernetes' own storage suite (e2e.test, `make storage-suite`) runs, under
+# the names it asks for (e2e.test --list-images): its pause, agnhost (built from the same
+# k8s.io/kubernetes module as e2e.test: test/conformance/tools.sh), and nginx, which its
+# storage tests only start with a shell command, stood in for by the busybox tree.
+build_e2e() {
+  local archive stage hash bb=/bin/busybox
+  build_pause; build_busybox
+  archive=$(archive_of registry.k8s.io/pause:3.10.2)
+  hash=$( { echo pause-3.10.2; sha256sum "$OUT/.stage/pause/pause" "$OCITAR_SRC" "$SELF" | cut -c1-64; } | sha)
+  stamp_ok "$archive" "$hash" || pack registry.k8s.io/pause:3.10.2 "$archive" "$hash" -rootfs "$OUT/.stage/pause" -entrypoint /pause
+  archive=$(archive_of registry.k8s.io/e2e-test-images/nginx:1.27.0-2)
+  hash=$( { echo nginx-standin; sha256sum "$bb" "$OCITAR_SRC" "$SELF" | cut -c1-64; } | sha)
+  stamp_ok "$archive" "$hash" || pack registry.k8s.io/e2e-test-images/nginx:1.27.0-2 "$archive" "$hash" \
+    -rootfs "$OUT/.stage/busybox" -env PATH=/bin:/sbin:/usr/bin:/usr/sbin -cmd sh
+  [ -x "$E2E_BIN/agnhost" ] || die "$E2E_BIN/agnhost is missing: build it with test/conformance/tools.sh"
+  is_static "$E2E_BIN/agnhost" || die "$E2E_BIN/agnhost is not static"
+  archive=$(archive_of registry.k8s.io/e2e-test-images/agnhost:2.66.1)
+  hash=$( { echo agnhost; sha256sum "$E2E_BIN/agnhost" "$bb" "$OCITAR_SRC" "$SELF" | cut -c1-64; } | sha)
+  stamp_ok "$archive" "$hash" && return 0
+  stage=$OUT/.stage/agnhost
+  rm -rf "$stage"; install -D -m 0755 "$E2E_BIN/agnhost" "$stage/agnhost"
+  pack registry.k8s.io/e2e-test-images/agnhost:2.66.1 "$archive" "$hash" -rootfs "$OUT/.stage/busybox" -rootfs "$stage" \
+    -env PATH=/bin:/sbin:/usr/bin:/usr/sbin -entrypoint /agnhost
+}
+
 # One build at a time in OUT_DIR: a second one would take the first one's half-made
 # tree for a dead one and remove it.
 exec 8> "$OUT/.lock"
 flock -n 8 || { log "waiting for the other build in $OUT"; flock 8; }
 need_pkgs file
 case " $IMAGES " in *" driver "*) need_pkgs debootstrap ;; esac
-case " $IMAGES " in *" pause "*) need_pkgs gcc libc6-dev ;; esac
-case " $IMAGES " in *" busybox "*) need_pkgs busybox-static ;; esac
+case " $IMAGES " in *" pause "*|*" e2e "*) need_pkgs gcc libc6-dev ;; esac
+case " $IMAGES " in *" busybox "*|*" e2e "*) need_pkgs busybox-static ;; esac
 OCITAR_SRC=$ROOT/test/images/ocitar/main.go
 OCITAR=$OUT/.build/ocitar
 mkdir -p "$OUT/.build"
@@ -347,6 +373,7 @@ for group in $IMAGES; do
     pause) build_pause ;;
     busybox) build_busybox ;;
     sidecars) build_sidecars ;;
-    *) die "unknown image group $group (driver pause busybox sidecars)" ;;
+    e2e) build_e2e ;;
+    *) die "unknown image group $group (driver pause busybox sidecars e2e)" ;;
   esac
 done
