@@ -8,8 +8,8 @@ BIN=$(mkdir -p "${1:?bin dir}" && cd "$1" && pwd)
 K8S_VERSION=${K8S_VERSION:-v1.37.1}
 export GOTOOLCHAIN=local GOFLAGS=-buildvcs=false CGO_ENABLED=0
 WORK=$(mktemp -d /tmp/cinder-csi-conformance-tools.XXXXXX); trap 'rm -rf "$WORK"' EXIT
-have() { [ -x "$BIN/$1" ] && [ "$(cat "$BIN/.$1.version" 2>/dev/null)" = "$2" ]; }
-mark() { echo "$2" > "$BIN/.$1.version"; }
+# shellcheck source=../e2e/pins.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../e2e/pins.sh"
 log() { echo "conformance-tools: $*" >&2; }
 stamp="$K8S_VERSION/static"
 have e2e.test "$stamp" && have ginkgo "$stamp" && have agnhost "$stamp" && { log "ready: e2e.test ginkgo agnhost ($stamp)"; exit 0; }

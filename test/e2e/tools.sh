@@ -29,8 +29,8 @@ export GOTOOLCHAIN=local GOFLAGS=-buildvcs=false CGO_ENABLED=0
 LDF="-s -w"
 WORK=$(mktemp -d /tmp/cinder-csi-e2e-tools.XXXXXX); trap 'rm -rf "$WORK"' EXIT
 
-have() { [ -x "$BIN/$1" ] && [ "$(cat "$BIN/.$1.version" 2>/dev/null)" = "$2" ]; }
-mark() { echo "$2" > "$BIN/.$1.version"; }
+# shellcheck source=../e2e/pins.sh
+source "$(dirname "${BASH_SOURCE[0]}")/pins.sh"
 modfield() { go mod download -json "$1" | sed -n "s/^[[:space:]]*\"$2\": \"\(.*\)\",\$/\1/p"; }
 log() { echo "e2e-tools: $*" >&2; }
 

@@ -19,8 +19,8 @@ LIVENESSPROBE_VERSION=${LIVENESSPROBE_VERSION:-v2.19.0}
 # without btrfs, devmapper and zfs snapshotters (overlayfs is all the node uses).
 export GOTOOLCHAIN=local GOFLAGS=-buildvcs=false CGO_ENABLED=0
 WORK=$(mktemp -d /tmp/cinder-csi-node-tools.XXXXXX); trap 'rm -rf "$WORK"' EXIT
-have() { [ -x "$BIN/$1" ] && [ "$(cat "$BIN/.$1.version" 2>/dev/null)" = "$2" ]; }
-mark() { echo "$2" > "$BIN/.$1.version"; }
+# shellcheck source=../e2e/pins.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../e2e/pins.sh"
 log() { echo "node-tools: $*" >&2; }
 
 containerd() {
