@@ -103,7 +103,7 @@ node-e2e: build cinder-up e2e-tools node-tools image
 ## plane's version) into .cache/e2e/bin (test/conformance/tools.sh).
 ## storage-suite: the focused part of Kubernetes' external storage suite, every declared
 ## capability of test/conformance/driver.yaml at least once (in make test).
-## conformance: the whole external storage suite; FOCUS, SKIP and PROCS override.
+## conformance: the whole external storage suite; FOCUS, SKIP, PROCS and TIMEOUT override.
 .PHONY: conformance-tools e2e-images storage-suite conformance
 e2e-images: image conformance-tools
 	@E2E_BIN=$(E2E_BIN) IMAGES=e2e bash test/images/build.sh $(CACHE)/images
@@ -113,7 +113,7 @@ conformance-tools:
 	@tail -1 $(CACHE)/e2e/conformance-tools.log
 define storage_suite
 	@start=$$(date +%s); REQUIRE_NODE_E2E=1 REQUIRE_CONFORMANCE=1 E2E_BIN=$(E2E_BIN) IMAGES_DIR=$(CACHE)/images \
-	  CONFORMANCE_FOCUS="$(1)" CONFORMANCE_SKIP="$(SKIP)" CONFORMANCE_PROCS="$(PROCS)" CONFORMANCE_MIN_PASSED="$(2)" \
+	  CONFORMANCE_FOCUS="$(1)" CONFORMANCE_SKIP="$(SKIP)" CONFORMANCE_PROCS="$(PROCS)" CONFORMANCE_MIN_PASSED="$(2)" CONFORMANCE_TIMEOUT="$(TIMEOUT)" \
 	  $(GO) test -count=1 -timeout 4h -v -run '^TestUpstreamStorage$$' ./test/node/ > $(CACHE)/$(3).log 2>&1; rc=$$?; \
 	  grep -E '^conformance|^(ok|FAIL|--- )|conformance_test.go' $(CACHE)/$(3).log; \
 	  echo "Kubernetes storage suite took $$(( $$(date +%s) - start ))s; ginkgo's log: /tmp/cinder-csi-node/conformance/ginkgo.log"; \

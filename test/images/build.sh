@@ -332,18 +332,22 @@ build_sidecars() {
 
 # The images Kubernetes' own storage suite (e2e.test, `make storage-suite`) runs, under
 # the names it asks for (e2e.test --list-images): its pause, agnhost (built from the same
-# k8s.io/kubernetes module as e2e.test: test/conformance/tools.sh), and nginx, which its
-# storage tests only start with a shell command, stood in for by the busybox tree.
+# k8s.io/kubernetes module as e2e.test: test/conformance/tools.sh), and nginx and
+# glibc-dns-testing, which its storage tests only start with shell commands, stood in for
+# by the busybox tree.
 build_e2e() {
   local archive stage hash bb=/bin/busybox
   build_pause; build_busybox
   archive=$(archive_of registry.k8s.io/pause:3.10.2)
   hash=$( { echo pause-3.10.2; sha256sum "$OUT/.stage/pause/pause" "$OCITAR_SRC" "$SELF" | cut -c1-64; } | sha)
   stamp_ok "$archive" "$hash" || pack registry.k8s.io/pause:3.10.2 "$archive" "$hash" -rootfs "$OUT/.stage/pause" -entrypoint /pause
-  archive=$(archive_of registry.k8s.io/e2e-test-images/nginx:1.27.0-2)
-  hash=$( { echo nginx-standin; sha256sum "$bb" "$OCITAR_SRC" "$SELF" | cut -c1-64; } | sha)
-  stamp_ok "$archive" "$hash" || pack registry.k8s.io/e2e-test-images/nginx:1.27.0-2 "$archive" "$hash" \
-    -rootfs "$OUT/.stage/busybox" -env PATH=/bin:/sbin:/usr/bin:/usr/sbin -cmd sh
+  local standin
+  for standin in registry.k8s.io/e2e-test-images/nginx:1.27.0-2 registry.k8s.io/e2e-test-images/glibc-dns-testing:2.1.1; do
+    archive=$(archive_of "$standin")
+    hash=$( { echo "$standin standin"; sha256sum "$bb" "$OCITAR_SRC" "$SELF" | cut -c1-64; } | sha)
+    stamp_ok "$archive" "$hash" || pack "$standin" "$archive" "$hash" \
+      -rootfs "$OUT/.stage/busybox" -env PATH=/bin:/sbin:/usr/bin:/usr/sbin -cmd sh
+  done
   [ -x "$E2E_BIN/agnhost" ] || die "$E2E_BIN/agnhost is missing: build it with test/conformance/tools.sh"
   is_static "$E2E_BIN/agnhost" || die "$E2E_BIN/agnhost is not static"
   archive=$(archive_of registry.k8s.io/e2e-test-images/agnhost:2.66.1)

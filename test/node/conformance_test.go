@@ -23,7 +23,8 @@ import (
 // as e2e.test) against the chart on the real node, with the driver definition in
 // test/conformance/driver.yaml. CONFORMANCE_FOCUS and CONFORMANCE_SKIP replace the
 // focus (focusedSpecs) and skip (defaultSkip) regular expressions; CONFORMANCE_PROCS the number of parallel ginkgo
-// processes; CONFORMANCE_MIN_PASSED the least number of specs that must pass.
+// processes; CONFORMANCE_MIN_PASSED the least number of specs that must pass;
+// CONFORMANCE_TIMEOUT ginkgo's --timeout (3h).
 const (
 	// defaultSkip: what this one-machine bed cannot run. [Disruptive] specs stop kubelet
 	// or nodes under the suite's control; [Serial] ones need the cluster to themselves
@@ -104,7 +105,8 @@ func TestUpstreamStorage(t *testing.T) {
 
 	report := filepath.Join(work, "conformance", "report.json")
 	must(t, os.MkdirAll(filepath.Dir(report), 0o755))
-	args := []string{"--procs=" + strconv.Itoa(procs), "--focus=" + focus, "--skip=" + skipRe, "--timeout=3h",
+	// ginkgo's own timeout ends a long run with its report written.
+	args := []string{"--procs=" + strconv.Itoa(procs), "--focus=" + focus, "--skip=" + skipRe, "--timeout=" + envOr("CONFORMANCE_TIMEOUT", "3h"),
 		"--json-report=report.json", "--output-dir=" + filepath.Dir(report), "--no-color", "--silence-skips",
 		filepath.Join(bin, "e2e.test"), "--",
 		"--kubeconfig=" + e.k.Kubeconfig, "--storage.testdriver=" + filepath.Join(e.repo, "test", "conformance", "driver.yaml"),
