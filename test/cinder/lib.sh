@@ -80,6 +80,52 @@ descendants() {
   done
 }
 
+# ------------------------------------------- starting services (up scripts) --
+# start NAME CMD...: CMD in a session of its own, output to $LOG/NAME.out, PID
+# to $RUN/NAME.pid. The caller defines LOG, RUN and die().
+start() {
+  local name=$1; shift
+  setsid "$@" >>"$LOG/$name.out" 2>&1 </dev/null 9>&- &   # 9: our lock, not theirs
+  echo $! >"$RUN/$name.pid"
+  STARTED+=("$name")
+}
+STARTED=()
+
+# child_running PID: a child of this shell that has not exited. Not pid_of: a
+# child that has been forked but has not exec'd its command yet still shows
+# this script's command line (about one start in seven on an idle machine),
+# and a child's PID is not reused before the shell reaps it.
+child_running() {
+  local st
+  { st=$(<"/proc/$1/stat"); } 2>/dev/null || return 1
+  st=${st##*) }
+  [[ ${st%% *} != Z ]]
+}
+
+# all_alive: every process started so far is still running; sets DEAD if not.
+all_alive() {
+  local n
+  for n in "${STARTED[@]}"; do
+    child_running "$(<"$RUN/$n.pid")" || { DEAD=$n; return 1; }
+  done
+}
+
+# wait_for DESC TIMEOUT CMD...: poll CMD every 0.5 s; fail early, with the end
+# of its output, if a service died.
+wait_for() {
+  local desc=$1 limit=$2 t; shift 2
+  t=$(now)
+  until "$@" >/dev/null 2>&1; do
+    if ! all_alive; then
+      tail -n 15 "$LOG/$DEAD.out" 2>/dev/null | sed "s/^/    [$DEAD.out] /"
+      die "$DEAD died while waiting for $desc; see $LOG/$DEAD.out and $LOG/$DEAD*.log"
+    fi
+    awk -v a="$t" -v b="$(now)" -v l="$limit" 'BEGIN{exit !(b-a>l)}' &&
+      die "timeout after ${limit}s waiting for $desc"
+    sleep 0.5
+  done
+}
+
 # session_members NAME: live processes in the session up.sh gave NAME (every
 # service is started with setsid, so its session id is the recorded PID) whose
 # command line has NAME's word. Finds the orphans of a leader that crashed.

@@ -53,29 +53,6 @@ PV='OpenStack-API-Version: placement 1.39'
 timing() { printf '%-32s %7ss\n' "$1" "$2" >>"$LOG/nova-timings.txt"; }
 
 # ------------------------------------------------------------------ helpers --
-start() {   # as in up.sh: own session, log/NAME.out, run/NAME.pid
-  local name=$1; shift
-  setsid "$@" >>"$LOG/$name.out" 2>&1 </dev/null 9>&- &
-  echo $! >"$RUN/$name.pid"
-  STARTED+=("$name")
-}
-STARTED=()
-all_alive() {
-  local n
-  for n in "${STARTED[@]}"; do
-    pid_of "$n" >/dev/null || { DEAD=$n; return 1; }
-  done
-}
-wait_for() {  # wait_for DESC TIMEOUT CMD...
-  local desc=$1 limit=$2 t; shift 2
-  t=$(now)
-  until "$@" >/dev/null 2>&1; do
-    all_alive || die "$DEAD died while waiting for $desc; see $LOG/$DEAD.out and $LOG/$DEAD*.log"
-    awk -v a="$t" -v b="$(now)" -v l="$limit" 'BEGIN{exit !(b-a>l)}' &&
-      die "timeout after ${limit}s waiting for $desc"
-    sleep 0.5
-  done
-}
 secret() { head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 24; }
 sql() { mariadb --no-defaults -uroot --socket="$SOCK" "$@"; }
 # admin_token: a token of Keystone's admin in project admin -> ADMIN_TOKEN

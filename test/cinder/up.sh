@@ -35,32 +35,6 @@ MV='OpenStack-API-Version: volume 3.70'
 KS_URL=http://127.0.0.1:$KEYSTONE_PORT/v3
 
 # ------------------------------------------------------------------ helpers --
-# start NAME CMD...: run CMD in its own session, output to log/NAME.out, PID to run/NAME.pid.
-start() {
-  local name=$1; shift
-  setsid "$@" >>"$LOG/$name.out" 2>&1 </dev/null 9>&- &   # 9: our lock, not theirs
-  echo $! >"$RUN/$name.pid"
-  STARTED+=("$name")
-}
-STARTED=()
-# all_alive: every process started so far is still running.
-all_alive() {
-  local n
-  for n in "${STARTED[@]}"; do
-    pid_of "$n" >/dev/null || { DEAD=$n; return 1; }
-  done
-}
-# wait_for DESC TIMEOUT CMD...: poll CMD every 0.5 s; fail early if a service died.
-wait_for() {
-  local desc=$1 limit=$2 t; shift 2
-  t=$(now)
-  until "$@" >/dev/null 2>&1; do
-    all_alive || die "$DEAD died while waiting for $desc; see $LOG/$DEAD.out and $LOG/$DEAD*.log"
-    awk -v a="$t" -v b="$(now)" -v l="$limit" 'BEGIN{exit !(b-a>l)}' &&
-      die "timeout after ${limit}s waiting for $desc"
-    sleep 0.5
-  done
-}
 secret() { head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 24; }
 # ks_token JSON_IDENTITY [JSON_SCOPE]: a Keystone token; sets TOKEN and TOKEN_BODY.
 ks_token() {
