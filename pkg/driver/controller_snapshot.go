@@ -149,6 +149,9 @@ func (d *Driver) DeleteSnapshot(ctx context.Context, req *csi.DeleteSnapshotRequ
 	if err != nil {
 		return nil, err
 	}
+	if err := d.checkSnapshotDeletable(ctx, s); err != nil {
+		return nil, err
+	}
 	del := d.deps.Cloud.DeleteSnapshot
 	if s.IsBackup {
 		del = d.deps.Cloud.DeleteBackup
@@ -158,6 +161,28 @@ func (d *Driver) DeleteSnapshot(ctx context.Context, req *csi.DeleteSnapshotRequ
 	}
 	klog.InfoS("Deleted snapshot", "snapshotID", id, "backup", s.IsBackup)
 	return &csi.DeleteSnapshotResponse{}, nil
+}
+
+// checkSnapshotDeletable refuses, on a backend that cannot touch attached volumes
+// (--snapshot-in-use=false), to delete a snapshot while its volume is attached: Cinder's
+// NFS driver, for one, would hand the delete to Nova and, without Nova, leave the snapshot
+// in error_deleting, which only an admin can undo. A backup does not depend on its volume.
+func (d *Driver) checkSnapshotDeletable(ctx context.Context, s *cinder.Snapshot) error {
+	if d.opts.SnapshotInUse || s.IsBackup || s.VolumeID == "" {
+		return nil
+	}
+	vol, err := d.deps.Cloud.GetVolume(ctx, s.VolumeID)
+	if errors.Is(err, cinder.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return toStatus(err, "getting volume %s of snapshot %s", s.VolumeID, s.ID)
+	}
+	if len(vol.Attachments) > 0 {
+		return status.Errorf(codes.FailedPrecondition, "snapshot %s is of volume %s, which is attached to %v, and this cloud's backend cannot delete snapshots of attached volumes (--snapshot-in-use=false): it is deleted once the volume is detached",
+			s.ID, s.VolumeID, vol.Nodes())
+	}
+	return nil
 }
 
 // ListSnapshots lists Cinder snapshots, then backups. The token is "s:<marker>" while

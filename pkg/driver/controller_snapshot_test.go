@@ -152,16 +152,37 @@ func TestBackendLimitsForAttachedVolumes(t *testing.T) {
 	d, cloud := newTestController(t, fake.Options{})
 	d.opts.ExpandInUse, d.opts.SnapshotInUse = false, false
 	id := mustCreate(t, d, "attached")
+	// A snapshot made while the volume was detached, and a backup.
+	before, err := d.CreateSnapshot(ctx, &csi.CreateSnapshotRequest{Name: "before", SourceVolumeId: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	backup, err := d.CreateSnapshot(ctx, &csi.CreateSnapshotRequest{Name: "backup", SourceVolumeId: id, Parameters: map[string]string{"type": "backup"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	creates, snaps, backups := cloud.Calls("CreateVolume"), cloud.Calls("CreateSnapshot"), cloud.Calls("CreateBackup")
 	if _, err := d.ControllerPublishVolume(ctx, &csi.ControllerPublishVolumeRequest{VolumeId: id, NodeId: testNode, VolumeCapability: mountCap()}); err != nil {
 		t.Fatal(err)
 	}
-	_, err := d.ControllerExpandVolume(ctx, &csi.ControllerExpandVolumeRequest{VolumeId: id, CapacityRange: &csi.CapacityRange{RequiredBytes: 2 * gib}})
+	_, err = d.ControllerExpandVolume(ctx, &csi.ControllerExpandVolumeRequest{VolumeId: id, CapacityRange: &csi.CapacityRange{RequiredBytes: 2 * gib}})
 	wantCode(t, err, codes.FailedPrecondition)
 	for _, params := range []map[string]string{nil, {"type": "backup"}} {
 		_, err = d.CreateSnapshot(ctx, &csi.CreateSnapshotRequest{Name: "s", SourceVolumeId: id, Parameters: params})
 		wantCode(t, err, codes.FailedPrecondition)
 	}
-	if cloud.Calls("ExpandVolume")+cloud.Calls("CreateSnapshot")+cloud.Calls("CreateBackup") != 0 {
+	clone := &csi.CreateVolumeRequest{Name: "clone", VolumeCapabilities: []*csi.VolumeCapability{mountCap()},
+		VolumeContentSource: &csi.VolumeContentSource{Type: &csi.VolumeContentSource_Volume{Volume: &csi.VolumeContentSource_VolumeSource{VolumeId: id}}}}
+	_, err = d.CreateVolume(ctx, clone)
+	wantCode(t, err, codes.FailedPrecondition)
+	_, err = d.DeleteSnapshot(ctx, &csi.DeleteSnapshotRequest{SnapshotId: before.GetSnapshot().GetSnapshotId()})
+	wantCode(t, err, codes.FailedPrecondition)
+	// A backup does not depend on its volume: deleting it is fine while attached.
+	if _, err := d.DeleteSnapshot(ctx, &csi.DeleteSnapshotRequest{SnapshotId: backup.GetSnapshot().GetSnapshotId()}); err != nil {
+		t.Errorf("deleting a backup of an attached volume: %v", err)
+	}
+	if cloud.Calls("ExpandVolume") != 0 || cloud.Calls("CreateSnapshot") != snaps || cloud.Calls("CreateBackup") != backups ||
+		cloud.Calls("CreateVolume") != creates || cloud.Calls("DeleteSnapshot") != 0 {
 		t.Error("Cinder was asked anyway")
 	}
 	caps, _ := d.GetPluginCapabilities(ctx, &csi.GetPluginCapabilitiesRequest{})
@@ -183,5 +204,11 @@ func TestBackendLimitsForAttachedVolumes(t *testing.T) {
 	}
 	if _, err := d.CreateSnapshot(ctx, &csi.CreateSnapshotRequest{Name: "s", SourceVolumeId: id}); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := d.CreateVolume(ctx, clone); err != nil {
+		t.Errorf("clone of the detached volume: %v", err)
+	}
+	if _, err := d.DeleteSnapshot(ctx, &csi.DeleteSnapshotRequest{SnapshotId: before.GetSnapshot().GetSnapshotId()}); err != nil {
+		t.Errorf("deleting the snapshot of the detached volume: %v", err)
 	}
 }

@@ -35,6 +35,10 @@ func (d *Driver) CreateVolume(ctx context.Context, req *csi.CreateVolumeRequest)
 		return nil, err
 	}
 	if vol == nil {
+		if len(a.sourceNodes) > 0 && !d.opts.SnapshotInUse {
+			return nil, status.Errorf(codes.FailedPrecondition, "source volume %s is attached to %v and this cloud's backend cannot clone attached volumes (--snapshot-in-use=false): the clone is made once it is detached",
+				a.sourceVolID, a.sourceNodes)
+		}
 		vol, err = d.deps.Cloud.CreateVolume(ctx, d.createOpts(a))
 		if err != nil {
 			return nil, toStatus(err, "creating volume %q (%d GiB, type %q)", a.name, a.sizeGiB, a.params.volumeType)
@@ -77,6 +81,9 @@ func (d *Driver) resolveSource(ctx context.Context, a *createVolumeArgs) error {
 			return toStatus(err, "looking up source volume %s", a.sourceVolID)
 		}
 		srcGiB, what = v.SizeGiB, "volume "+v.ID
+		if len(v.Attachments) > 0 {
+			a.sourceNodes = v.Nodes()
+		}
 	default:
 		return nil
 	}

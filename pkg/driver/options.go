@@ -91,7 +91,7 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.WithTopology, "with-topology", true, "report and honour availability-zone topology")
 	fs.StringVar(&o.NFSMountBase, "nfs-mount-base", "", "where NFS shares of Cinder attachments are mounted on the node (default: the mount_point_base Cinder reports)")
 	fs.BoolVar(&o.ExpandInUse, "expand-in-use", true, "the backend can extend attached volumes; false makes expansion offline-only (the resizer waits until the volume is detached)")
-	fs.BoolVar(&o.SnapshotInUse, "snapshot-in-use", true, "the backend can snapshot and back up attached volumes; false refuses them with FailedPrecondition instead of letting Cinder fail")
+	fs.BoolVar(&o.SnapshotInUse, "snapshot-in-use", true, "the backend can snapshot, clone and back up attached volumes and delete their snapshots; false refuses these with FailedPrecondition until the volume is detached, instead of letting Cinder fail")
 	fs.BoolVar(&o.ShowVersion, "version", false, "print the version and exit")
 	fs.BoolVar(&o.Ephemeral, "ephemeral", false, "serve CSI inline ephemeral volumes (node mode); the node plugin then needs cloud credentials (--cloud-config) to create, attach and delete them")
 	fs.IntVar(&o.EphemeralMaxSizeGiB, "ephemeral-max-size", 10, "largest inline ephemeral volume in GiB; larger requests fail with OutOfRange")

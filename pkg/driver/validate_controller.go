@@ -21,6 +21,8 @@ type createVolumeArgs struct {
 	// sourceGiB is the source's size, set by resolveSource.
 	sourceGiB   int
 	sourceVolID string
+	// sourceNodes are the nodes a source volume is attached to, set by resolveSource.
+	sourceNodes []string
 	zone        string
 	explicitReq bool // required_bytes was given (a source's size may not raise it)
 }

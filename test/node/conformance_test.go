@@ -32,7 +32,13 @@ const (
 	// checks the node's directories through the suite's host-exec pod, which enters the
 	// mount namespace of the host's PID 1 (nsenter --mount=/proc/1/ns/mnt): PID 1 of
 	// this VM is its own init, which refuses that even to root ("Permission denied").
-	defaultSkip = `\[Disruptive\]|\[Serial\]|volumeMode should not mount / map unused volumes in a pod`
+	// "the volume and its clone from pods on the same node" clones the volume while the
+	// first pod uses it: the bed's backend (Cinder's NFS driver) clones only detached
+	// volumes, so the chart runs with snapshotInUse=false and the driver refuses the clone
+	// with FailedPrecondition until the source is detached, which this spec never does.
+	// On a backend that clones attached volumes (Ceph, LVM), set snapshotInUse=true and
+	// run it (docs/conformance.md).
+	defaultSkip = `\[Disruptive\]|\[Serial\]|volumeMode should not mount / map unused volumes in a pod|multiVolume should concurrently access the volume and its clone from pods on the same node`
 )
 
 // focusedSpecs: every capability test/conformance/driver.yaml declares exercised at
