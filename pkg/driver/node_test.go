@@ -64,6 +64,27 @@ func TestNodeValidation(t *testing.T) {
 			_, err := d.NodeGetVolumeStats(ctx, &csi.NodeGetVolumeStatsRequest{VolumeId: volID, VolumePath: "/nowhere"})
 			return err
 		}, codes.NotFound},
+		// Required fields before existence: csi-sanity sends IDs that name nothing.
+		{"unstage: no path, unknown volume", func() error {
+			_, err := d.NodeUnstageVolume(ctx, &csi.NodeUnstageVolumeRequest{VolumeId: "some-id"})
+			return err
+		}, codes.InvalidArgument},
+		{"unstage: unknown volume", func() error {
+			_, err := d.NodeUnstageVolume(ctx, &csi.NodeUnstageVolumeRequest{VolumeId: "some-id", StagingTargetPath: "/s"})
+			return err
+		}, codes.NotFound},
+		{"unpublish: no path, unknown volume", func() error {
+			_, err := d.NodeUnpublishVolume(ctx, &csi.NodeUnpublishVolumeRequest{VolumeId: "some-id"})
+			return err
+		}, codes.InvalidArgument},
+		{"unpublish: relative path, unknown volume", func() error {
+			_, err := d.NodeUnpublishVolume(ctx, &csi.NodeUnpublishVolumeRequest{VolumeId: "some-id", TargetPath: "t"})
+			return err
+		}, codes.InvalidArgument},
+		{"unpublish: no volume", func() error {
+			_, err := d.NodeUnpublishVolume(ctx, &csi.NodeUnpublishVolumeRequest{TargetPath: "/t"})
+			return err
+		}, codes.InvalidArgument},
 		{"expand: no path", func() error {
 			_, err := d.NodeExpandVolume(ctx, &csi.NodeExpandVolumeRequest{VolumeId: volID})
 			return err

@@ -64,10 +64,19 @@ func checkPublishContext(pc map[string]string) error {
 }
 
 func validateNodeUnstage(req *csi.NodeUnstageVolumeRequest) (string, string, error) {
-	if err := checkVolumeID(req.GetVolumeId()); err != nil {
-		return "", "", err
+	return req.GetVolumeId(), req.GetStagingTargetPath(), checkIDAndPath(req.GetVolumeId(), "staging_target_path", req.GetStagingTargetPath())
+}
+
+// checkIDAndPath checks a volume ID and a path, required fields before existence: a
+// missing or bad path is InvalidArgument even when the ID names no volume (NotFound).
+func checkIDAndPath(id, pathField, path string) error {
+	if id == "" {
+		return invalid("volume_id is required")
 	}
-	return req.GetVolumeId(), req.GetStagingTargetPath(), checkPath("staging_target_path", req.GetStagingTargetPath())
+	if err := checkPath(pathField, path); err != nil {
+		return err
+	}
+	return checkID("volume_id", id)
 }
 
 type nodePublishArgs struct {
@@ -111,10 +120,7 @@ func validateNodePublish(req *csi.NodePublishVolumeRequest) (nodePublishArgs, er
 }
 
 func validateNodeUnpublish(req *csi.NodeUnpublishVolumeRequest) (string, string, error) {
-	if err := checkVolumeID(req.GetVolumeId()); err != nil {
-		return "", "", err
-	}
-	return req.GetVolumeId(), req.GetTargetPath(), checkPath("target_path", req.GetTargetPath())
+	return req.GetVolumeId(), req.GetTargetPath(), checkIDAndPath(req.GetVolumeId(), "target_path", req.GetTargetPath())
 }
 
 type volumePathArgs struct {

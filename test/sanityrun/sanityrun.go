@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"testing"
 	"time"
 
@@ -54,14 +55,34 @@ func Config(dir, sock string) sanity.TestConfig {
 	return cfg
 }
 
-// Run runs the suite, skipping the cases in skip (name → reason), and prints
-// "<label>: N passed, N failed, N skipped, N pending in D" and every skip with why.
-func Run(t *testing.T, cfg sanity.TestConfig, label string, skip map[string]string, timeout time.Duration) {
+// DriverSkips are the run-time skip messages of csi-sanity for what this driver does
+// not advertise on any path, with why.
+var DriverSkips = map[string]string{
+	"GroupControllerService not supported":                 "no group snapshots yet",
+	"ControllerPublishVolume.readonly field not supported": "Cinder attaches read-write; read-only is a mount option on the node",
+	"NodeGetStorageHealth not supported":                   "no node storage health report",
+}
+
+// Want is what a run must show, so that a capability the driver loses cannot turn its
+// cases into silent skips: at least MinPassed passed cases, and exactly the skips listed.
+// Named are cases left out by name (leaf text → why); Messages are the skip messages
+// csi-sanity gives at run time for what the driver does not advertise (message → why).
+// A skip in neither, and an entry no case used, fail the run.
+type Want struct {
+	MinPassed int
+	Named     map[string]string
+	Messages  map[string]string
+}
+
+// Run runs the suite, skipping the cases in want.Named, prints
+// "<label>: N passed, N failed, N skipped, N pending in D" and every skip with why, and
+// fails the test unless the run shows what want says.
+func Run(t *testing.T, cfg sanity.TestConfig, label string, want Want, timeout time.Duration) {
 	t.Helper()
 	sanity.GinkgoTest(&cfg)
 	gomega.RegisterFailHandler(ginkgo.Fail)
 	suite, reporter := ginkgo.GinkgoConfiguration()
-	for name := range skip {
+	for name := range want.Named {
 		suite.SkipStrings = append(suite.SkipStrings, name)
 	}
 	suite.Timeout = timeout
@@ -69,12 +90,7 @@ func Run(t *testing.T, cfg sanity.TestConfig, label string, skip map[string]stri
 	reporter.JSONReport = filepath.Join(t.TempDir(), "report.json")
 	start := time.Now()
 	ginkgo.RunSpecs(t, "CSI sanity: "+label, suite, reporter)
-	summarize(t, reporter.JSONReport, label, skip, time.Since(start))
-}
-
-func summarize(t *testing.T, path, label string, skip map[string]string, took time.Duration) {
-	t.Helper()
-	raw, err := os.ReadFile(path)
+	raw, err := os.ReadFile(reporter.JSONReport)
 	if err != nil {
 		t.Fatalf("reading the ginkgo report: %v", err)
 	}
@@ -82,23 +98,62 @@ func summarize(t *testing.T, path, label string, skip map[string]string, took ti
 	if err := json.Unmarshal(raw, &reports); err != nil {
 		t.Fatalf("parsing the ginkgo report: %v", err)
 	}
+	for _, problem := range Check(reports, label, want, time.Since(start)) {
+		t.Error(problem)
+	}
+}
+
+// Check prints the summary of a run and returns how it differs from want.
+func Check(reports []types.Report, label string, want Want, took time.Duration) []string {
 	counts := map[string]int{}
+	used := map[string]bool{}
+	var problems []string
+	unexplained := 0
 	for _, r := range reports {
 		for _, s := range r.SpecReports {
 			if s.LeafNodeType != types.NodeTypeIt {
 				continue
 			}
 			counts[s.State.String()]++
-			if s.State == types.SpecStateSkipped {
-				why := s.Failure.Message
-				if why == "" {
-					why = skip[s.LeafNodeText]
-				}
-				fmt.Printf("%s skipped: %s: %s\n", label, s.FullText(), why)
+			if s.State != types.SpecStateSkipped {
+				continue
 			}
+			msg := s.Failure.Message
+			why, named := want.Named[s.LeafNodeText]
+			switch reason, known := want.Messages[msg]; {
+			case msg == "" && named:
+				used["named: "+s.LeafNodeText] = true
+			case msg != "" && known:
+				why = msg + " (" + reason + ")"
+				used["message: "+msg] = true
+			default:
+				why = msg
+				unexplained++
+				problems = append(problems, fmt.Sprintf("%s: %q skipped for a reason nobody explained: %q", label, s.FullText(), msg))
+			}
+			fmt.Printf("%s skipped: %s: %s\n", label, s.FullText(), why)
 		}
 	}
-	fmt.Printf("%s: %d passed, %d failed, %d skipped, %d pending (not yet enabled upstream) in %s\n", label,
-		counts["passed"], counts["failed"]+counts["panicked"]+counts["interrupted"]+counts["timedout"],
-		counts["skipped"], counts["pending"], took.Round(time.Second))
+	for name := range want.Named {
+		if !used["named: "+name] {
+			problems = append(problems, fmt.Sprintf("%s: the named skip %q matched no case: remove it", label, name))
+		}
+	}
+	for msg := range want.Messages {
+		if !used["message: "+msg] {
+			problems = append(problems, fmt.Sprintf("%s: no case skipped with %q any more: remove it from the expected skips", label, msg))
+		}
+	}
+	failed := counts["failed"] + counts["panicked"] + counts["interrupted"] + counts["timedout"] + counts["aborted"]
+	if counts["passed"] < want.MinPassed {
+		problems = append(problems, fmt.Sprintf("%s: %d cases passed, at least %d must", label, counts["passed"], want.MinPassed))
+	}
+	if failed > 0 {
+		problems = append(problems, fmt.Sprintf("%s: %d cases failed", label, failed))
+	}
+	fmt.Printf("%s: %d passed (at least %d must), %d failed, %d skipped (all explained: %t), %d pending (not yet enabled upstream) in %s\n", label,
+		counts["passed"], want.MinPassed, failed, counts["skipped"], unexplained == 0,
+		counts["pending"], took.Round(time.Second))
+	sort.Strings(problems)
+	return problems
 }

@@ -1,0 +1,127 @@
+package realcinder_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/onsi/ginkgo/v2/types"
+
+	"github.com/cinder-csi/cinder-csi-driver/test/internal/testbed"
+	"github.com/cinder-csi/cinder-csi-driver/test/realcinder"
+	"github.com/cinder-csi/cinder-csi-driver/test/sanityrun"
+)
+
+// notOnCinderPath is the case the Cinder-attachments path cannot pass: Cinder keeps no
+// registry of hosts, so a node it has never seen cannot be told from a new one.
+const notOnCinderPath = "should fail when the node does not exist"
+
+// TestUpstreamSanityBinary runs the csi-sanity binary of csi-test (built from the module
+// go.mod pins, CSI_SANITY_BIN) against the driver on the real local Cinder, the way an
+// outsider would: once with its defaults (non-UUID IDs, 10 GiB volumes, mount access) and
+// once with every size, parameter and mode flag set. Each run must pass its minimum,
+// skip exactly what is listed, and leave nothing in Cinder.
+func TestUpstreamSanityBinary(t *testing.T) {
+	skip := sanityrun.Missing(t, "REQUIRE_REAL_CINDER")
+	bin := os.Getenv("CSI_SANITY_BIN")
+	if bin == "" {
+		skip("CSI_SANITY_BIN is not set (make realcinder builds csi-sanity)")
+	}
+	if os.Geteuid() != 0 {
+		skip("the node service mounts loop devices: run as root")
+	}
+	if _, err := realcinder.CloudsFile(); err != nil {
+		skip("%v", err)
+	}
+	ctx := context.Background()
+	c, err := realcinder.Client(ctx, "local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	params := func(dir, name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	runs := []struct {
+		name  string
+		flags func(dir string) []string
+		want  sanityrun.Want
+	}{
+		{"defaults", func(string) []string { return nil },
+			sanityrun.Want{MinPassed: 80, Named: map[string]string{notOnCinderPath: "no host registry on the Cinder-attachments path"}, Messages: sanityrun.DriverSkips}},
+		{"every flag", func(dir string) []string {
+			return []string{
+				"-csi.testvolumesize=1073741824", "-csi.testvolumeexpandsize=2147483648",
+				"-csi.testvolumeaccesstype=block", "-csi.testnodevolumeattachlimit",
+				"-csi.testinvalidlistvolumesstartingtoken=not-a-token",
+				"-csi.testvolumeparameters=" + params(dir, "params.yaml", "type: standard\n"),
+				"-csi.testvolumemutableparameters=" + params(dir, "mutable.yaml", "type: fast\n"),
+				"-csi.testsnapshotparameters=" + params(dir, "snapshot.yaml", "type: snapshot\n"),
+			}
+		}, sanityrun.Want{MinPassed: 80, Named: map[string]string{notOnCinderPath: "no host registry on the Cinder-attachments path"}, Messages: sanityrun.DriverSkips}},
+	}
+	for _, r := range runs {
+		t.Run(r.name, func(t *testing.T) {
+			before, err := testbed.Inventory(ctx, c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir := t.TempDir()
+			conn, stop, err := realcinder.StartDriver(ctx, c, dir, "upstream-sanity-node", 8)
+			if err != nil {
+				t.Fatal(err)
+			}
+			conn.Close()
+			report := filepath.Join(dir, "report.json")
+			args := append([]string{
+				"-csi.endpoint=unix://" + filepath.Join(dir, "csi.sock"),
+				"-csi.mountdir=" + filepath.Join(dir, "mnt"), "-csi.stagingdir=" + filepath.Join(dir, "staging"),
+				"-ginkgo.skip=" + notOnCinderPath, "-ginkgo.json-report=" + report, "-ginkgo.timeout=30m", "-ginkgo.succinct",
+			}, r.flags(dir)...)
+			start := time.Now()
+			out, runErr := exec.Command(bin, args...).CombinedOutput()
+			took := time.Since(start)
+			if err := stop(); err != nil {
+				t.Errorf("driver: %v", err)
+			}
+			raw, err := os.ReadFile(report)
+			if err != nil {
+				t.Fatalf("csi-sanity wrote no report (%v); its output ends:\n%s", runErr, tail(out, 40))
+			}
+			var reports []types.Report
+			if err := json.Unmarshal(raw, &reports); err != nil {
+				t.Fatal(err)
+			}
+			problems := sanityrun.Check(reports, "upstream csi-sanity ("+r.name+")", r.want, took)
+			for _, p := range problems {
+				t.Error(p)
+			}
+			if runErr != nil && len(problems) == 0 {
+				t.Errorf("csi-sanity exited with %v although its report is clean; its output ends:\n%s", runErr, tail(out, 40))
+			}
+			left, err := testbed.Leftovers(ctx, c, before, 3*time.Minute)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(left) > 0 {
+				t.Errorf("csi-sanity (%s) left in Cinder:\n%s", r.name, strings.Join(left, "\n"))
+			}
+		})
+	}
+}
+
+func tail(b []byte, n int) string {
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
