@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -19,6 +20,13 @@ import (
 // cloud config is read only for its [BlockStorage] settings.
 func buildDeps(ctx context.Context, opts driver.Options) (driver.Deps, error) {
 	deps := driver.Deps{Version: version, MaxVolumesPerNode: opts.MaxVolumesPerNode}
+	if opts.PublishKeyFile != "" {
+		key, err := os.ReadFile(opts.PublishKeyFile)
+		if err != nil {
+			return deps, fmt.Errorf("--publish-key-file: %w", err)
+		}
+		deps.PublishKey = key
+	}
 	nodeCloud := opts.Mode != driver.ModeController && opts.Ephemeral
 	var cfg *cinder.Config
 	if opts.Mode != driver.ModeNode || nodeCloud || opts.CloudConfig != "" {

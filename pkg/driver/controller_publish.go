@@ -2,7 +2,6 @@ package driver
 
 import (
 	"context"
-	"encoding/json"
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
 	"google.golang.org/grpc/codes"
@@ -46,7 +45,7 @@ func (d *Driver) ControllerPublishVolume(ctx context.Context, req *csi.Controlle
 		return nil, toStatus(err, "attaching volume %s to node %s", a.volumeID, a.nodeID)
 	}
 	klog.InfoS("Attached volume", "volumeID", a.volumeID, "nodeID", a.nodeID, "attachmentID", att.AttachmentID, "device", att.DevicePath)
-	pc, err := d.publishContext(att)
+	pc, err := d.publishContext(att, true)
 	if err != nil {
 		return nil, err
 	}
@@ -68,7 +67,10 @@ func (d *Driver) checkAttachLimit(ctx context.Context, nodeID string) error {
 	return nil
 }
 
-func (d *Driver) publishContext(att *cinder.Attachment) (map[string]string, error) {
+// publishContext is what the node needs to find the attached volume. Connection
+// credentials are sealed (publish_seal.go) when it leaves this process, as the
+// ControllerPublishVolume answer; inline ephemeral volumes use it in place.
+func (d *Driver) publishContext(att *cinder.Attachment, leavesProcess bool) (map[string]string, error) {
 	pc := map[string]string{mount.PublishAttacher: d.opts.Attacher}
 	if att.AttachmentID != "" {
 		pc[mount.PublishAttachmentID] = att.AttachmentID
@@ -77,12 +79,10 @@ func (d *Driver) publishContext(att *cinder.Attachment) (map[string]string, erro
 		pc[mount.PublishDevicePath] = att.DevicePath
 	}
 	if c := att.Connection; c != nil {
-		data, err := json.Marshal(c.Data)
-		if err != nil {
-			return nil, status.Errorf(codes.Internal, "encoding connection info of attachment %s: %v", att.AttachmentID, err)
-		}
 		pc[mount.PublishDriverVolumeType] = c.DriverVolumeType
-		pc[mount.PublishConnectionData] = string(data)
+		if err := d.connectionContext(pc, att.VolumeID, att.AttachmentID, c.Data, leavesProcess); err != nil {
+			return nil, err
+		}
 	}
 	return pc, nil
 }

@@ -41,6 +41,9 @@ type Deps struct {
 	// no cloud credentials.
 	NodeCloud    cinder.Cloud
 	NodeAttacher cinder.Attacher
+	// PublishKey (the content of --publish-key-file, shared by the controller and node
+	// plugins) seals the credentials of Cinder connection info in publish contexts.
+	PublishKey []byte
 }
 
 // Driver serves the CSI services.
@@ -52,7 +55,9 @@ type Driver struct {
 	opts  Options
 	deps  Deps
 	locks *keyLocks
-	ready atomic.Bool
+	// sealer seals connection credentials in publish contexts; nil without a publish key.
+	sealer *sealer
+	ready  atomic.Bool
 }
 
 // New checks that the dependencies fit the mode and returns a driver.
@@ -77,7 +82,15 @@ func New(opts Options, deps Deps) (*Driver, error) {
 	if deps.MaxVolumesPerNode <= 0 {
 		deps.MaxVolumesPerNode = DefaultMaxVolumesPerNode
 	}
-	return &Driver{opts: opts, deps: deps, locks: newKeyLocks()}, nil
+	d := &Driver{opts: opts, deps: deps, locks: newKeyLocks()}
+	if len(deps.PublishKey) > 0 {
+		s, err := newSealer(deps.PublishKey)
+		if err != nil {
+			return nil, fmt.Errorf("--publish-key-file: %w", err)
+		}
+		d.sealer = s
+	}
+	return d, nil
 }
 
 // Run serves until ctx is cancelled, then stops gracefully.

@@ -151,7 +151,7 @@ func (d *Driver) mountEphemeral(ctx context.Context, a ephemeralArgs, vol *cinde
 	if err != nil {
 		return toStatus(err, "attaching inline ephemeral volume %s to node %s", vol.ID, d.deps.Node.ID)
 	}
-	pc, err := d.publishContext(att)
+	pc, err := d.publishContext(att, false)
 	if err != nil {
 		return err
 	}

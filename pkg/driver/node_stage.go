@@ -22,6 +22,9 @@ func (d *Driver) connect(ctx context.Context, volumeID string, pc map[string]str
 	if err != nil {
 		return "", err
 	}
+	if pc, err = d.unsealConnection(volumeID, pc); err != nil {
+		return "", err
+	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, deviceWait)

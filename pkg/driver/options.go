@@ -50,6 +50,9 @@ type Options struct {
 	MetadataSearchOrder string
 	WithTopology        bool
 	NFSMountBase        string
+	// PublishKeyFile holds the key that seals connection credentials in publish
+	// contexts; the controller and node plugins must be given the same one.
+	PublishKeyFile string
 	// ExpandInUse and SnapshotInUse say what the storage backend can do to an attached
 	// volume. Some backends (Cinder's NFS driver among them) fail such operations and
 	// leave the volume in an error state, so the driver refuses them up front.
@@ -96,6 +99,7 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.Ephemeral, "ephemeral", false, "serve CSI inline ephemeral volumes (node mode); the node plugin then needs cloud credentials (--cloud-config) to create, attach and delete them")
 	fs.IntVar(&o.EphemeralMaxSizeGiB, "ephemeral-max-size", 10, "largest inline ephemeral volume in GiB; larger requests fail with OutOfRange")
 	fs.IntVar(&o.EphemeralMaxPerNode, "ephemeral-max-per-node", 8, "inline ephemeral volumes one node may have; more fail with ResourceExhausted")
+	fs.StringVar(&o.PublishKeyFile, "publish-key-file", "", "file with a key of at least 32 random characters, the same for the controller and node plugins: credentials in Cinder's connection info (iSCSI CHAP passwords, RBD keyrings) travel sealed with it in the publish context; without it such volumes are refused on ControllerPublishVolume")
 	fs.StringVar(&o.StateDir, "state-dir", "/var/lib/cinder-csi", "node directory that must outlive the plugin (a hostPath): iSCSI and RBD records, qcow2 exports, inline ephemeral volumes under <state-dir>/ephemeral")
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	mountutils "k8s.io/mount-utils"
@@ -61,6 +62,12 @@ func (n *NFSConnector) Connect(ctx context.Context, volumeID string, data map[st
 		return "", fmt.Errorf("%w: nfs connection data of volume %s needs string \"export\" and \"name\"", ErrInvalidArgument, volumeID)
 	}
 	format, _ := data["format"].(string)
+	if isSnapshotOverlay(volumeID, name) {
+		// Cinder's GET /attachments/{id} reports the format the volume was created
+		// with (its admin metadata), not the active image's: a repeated publish
+		// would map a qcow2 overlay as raw. An overlay is qcow2 by construction.
+		format = "qcow2"
+	}
 	switch {
 	case format == "" || format == "raw":
 	case format == "qcow2" && n.qcow2 != nil:
@@ -144,4 +151,16 @@ func (n *NFSConnector) formats() string {
 func shareDirName(export string) string {
 	sum := md5.Sum([]byte(export))
 	return hex.EncodeToString(sum[:])
+}
+
+// snapshotOverlayRE matches the active image Cinder's RemoteFS drivers make when they
+// snapshot a volume: "volume-<volume id>.<snapshot id>", always a qcow2 file backed by
+// the previous image (the volume's own file, "volume-<volume id>", keeps its format).
+var snapshotOverlayRE = regexp.MustCompile(`^volume-([0-9a-f-]{36})\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+
+// isSnapshotOverlay reports whether name is a snapshot overlay of this volume. The
+// name, not the file's content, decides: a raw volume's guest can write a qcow2 header.
+func isSnapshotOverlay(volumeID, name string) bool {
+	m := snapshotOverlayRE.FindStringSubmatch(name)
+	return m != nil && m[1] == volumeID
 }

@@ -43,6 +43,20 @@ func TestNFSConnectorQcow2(t *testing.T) {
 		}
 	})
 
+	t.Run("a snapshot overlay reported as raw is still qcow2", func(t *testing.T) {
+		// Cinder's GET /attachments/{id} puts the volume's creation format in place of
+		// the active image's: the overlay must not be mapped as a raw file.
+		snap := "volume-" + volID + ".890b63ea-ec7f-4f6d-8803-96dd764d1b6c"
+		if err := os.WriteFile(filepath.Join(share, snap), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		c := NewNFSConnector(NewLoopDevices(recordedExec(t)), "").WithQemuExports(nil).WithMounter(shareMounted(export, share))
+		raw := map[string]any{"export": export, "name": snap, "format": "raw", "mount_point_base": base}
+		if _, err := c.Connect(context.Background(), volID, raw); !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), "qcow2 image") {
+			t.Fatalf("err = %v, want the qcow2 refusal of a node without qemu exports", err)
+		}
+	})
+
 	t.Run("the name is checked before qemu sees it", func(t *testing.T) {
 		c := NewNFSConnector(NewLoopDevices(recordedExec(t)), "").WithQemuExports(NewQemuExports(recordedExec(t), nil, t.TempDir())).WithMounter(shareMounted(export, share))
 		bad := map[string]any{"export": export, "name": "volume-other.5e0a", "format": "qcow2", "mount_point_base": base}

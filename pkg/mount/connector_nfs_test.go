@@ -106,3 +106,18 @@ func TestNFSConnectorMountsShare(t *testing.T) {
 		t.Errorf("mount options = %+v, want vers=4.1 and proto=tcp", mps)
 	}
 }
+
+func TestIsSnapshotOverlay(t *testing.T) {
+	const other = "11111111-2222-4333-8444-555555555555"
+	for name, want := range map[string]bool{
+		"volume-" + volID + ".890b63ea-ec7f-4f6d-8803-96dd764d1b6c": true,
+		"volume-" + volID: false,
+		"volume-" + other + ".890b63ea-ec7f-4f6d-8803-96dd764d1b6c":   false,
+		"volume-" + volID + ".info":                                   false,
+		"volume-" + volID + ".890b63ea-ec7f-4f6d-8803-96dd764d1b6c/x": false,
+	} {
+		if got := isSnapshotOverlay(volID, name); got != want {
+			t.Errorf("isSnapshotOverlay(%q) = %t, want %t", name, got, want)
+		}
+	}
+}

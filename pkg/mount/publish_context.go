@@ -11,8 +11,13 @@ const (
 	PublishAttachmentID = "attachmentID"
 	// PublishDriverVolumeType is Cinder's connection_info.driver_volume_type.
 	PublishDriverVolumeType = "driverVolumeType"
-	// PublishConnectionData is Cinder's connection_info.data as a JSON object.
+	// PublishConnectionData is Cinder's connection_info.data as a JSON object, without
+	// its credential fields.
 	PublishConnectionData = "connectionData"
+	// PublishSealedConnectionData holds the credential fields of connection_info.data
+	// (passwords, keyrings), sealed with the publish key; pkg/driver opens them on the
+	// node and puts them back into PublishConnectionData before a connector sees it.
+	PublishSealedConnectionData = "sealedConnectionData"
 
 	AttacherNova   = "nova"
 	AttacherCinder = "cinder"

@@ -293,3 +293,12 @@ The controller's ports in words, for NOTES.txt.
 {{- define "cinder-csi.controllerPorts" -}}
 {{- range $i, $p := include "cinder-csi.controllerPortPairs" . | fromJsonArray }}{{ if $i }}, {{ end }}{{ index $p 1 }} ({{ index $p 0 }}){{ end }}
 {{- end }}
+
+{{/* The Secret holding the publish key, and its key. */}}
+{{- define "cinder-csi.publishKeySecretName" -}}
+{{- default (include "cinder-csi.suffixed" (list . "publish-key")) .Values.publishKey.secretName }}
+{{- end }}
+
+{{- define "cinder-csi.publishKeySecretKey" -}}
+{{- if .Values.publishKey.secretName }}{{ .Values.publishKey.secretKey }}{{ else }}key{{ end }}
+{{- end }}
