@@ -142,8 +142,10 @@ sanity:
 	  [ $$rc = 0 ] || { echo "sanity failed; full log in $(CACHE)/sanity.log"; tail -60 $(CACHE)/sanity.log; }; exit $$rc
 
 fuzz:
-	@set -e; for pkg in ./pkg/driver; do \
-		for f in $$($(GO) test -list 'Fuzz.*' $$pkg | grep '^Fuzz'); do \
+	@set -e; for pkg in ./pkg/driver ./pkg/mount ./pkg/cinder; do \
+		targets=$$($(GO) test -list 'Fuzz.*' $$pkg | grep '^Fuzz' || true); \
+		[ -n "$$targets" ] || { echo "fuzz: no Fuzz targets in $$pkg"; exit 1; }; \
+		for f in $$targets; do \
 			echo "fuzz $$pkg $$f ($(FUZZTIME))"; \
 			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg > $(CACHE)/fuzz.log 2>&1 || { tail -40 $(CACHE)/fuzz.log; exit 1; }; \
 		done; \

@@ -20,7 +20,8 @@ func configFromINI(path string, data []byte) (*Config, error) {
 		SpaceBeforeInlineComment: true,
 	}, data)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", where, err)
+		// go-ini quotes the line it could not parse, which may be a password.
+		return nil, fmt.Errorf("%s: not a valid INI file%s (the line is not shown: it may hold a secret)", where, badINILine(data))
 	}
 	cfg := &Config{Source: where}
 	var useClouds bool
@@ -175,4 +176,22 @@ func parseBool(where, section string, k *ini.Key) (bool, error) {
 // misspelt key is the likeliest reason a setting has no effect.
 func warnUnknownKey(where, section, key string) {
 	klog.Warningf("%s: ignoring unknown key %q in section [%s]", where, key, section)
+}
+
+// badINILine names the first line that is neither blank, a comment, a [section] nor a
+// key = value pair, for an error that must not quote it.
+func badINILine(data []byte) string {
+	for i, line := range strings.Split(string(data), "\n") {
+		l := strings.TrimSpace(line)
+		switch {
+		case l == "", strings.HasPrefix(l, "#"), strings.HasPrefix(l, ";"):
+		case strings.HasPrefix(l, "["):
+			if !strings.HasSuffix(l, "]") {
+				return fmt.Sprintf(": line %d opens a section without closing it", i+1)
+			}
+		case !strings.ContainsAny(l, "=:"):
+			return fmt.Sprintf(": line %d is not key = value", i+1)
+		}
+	}
+	return ""
 }

@@ -106,3 +106,45 @@ func FuzzSnapshotParams(f *testing.F) {
 		}
 	})
 }
+
+// FuzzUnsealConnection: the node's reading of a publish context (connection data and
+// sealed credentials from the VolumeAttachment) never panics, answers a bad one with
+// InvalidArgument or FailedPrecondition, and opens sealed credentials only for the
+// volume they were sealed for.
+func FuzzUnsealConnection(f *testing.F) {
+	s, err := newSealer([]byte(testPublishKey))
+	if err != nil {
+		f.Fatal(err)
+	}
+	good, err := s.seal(volID, map[string]any{"auth_password": "p"})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(`{"target_iqn":"iqn.x"}`, good)
+	f.Add(`{}`, "")
+	f.Add(`not json`, good)
+	f.Add(`{"a":1}`, "AAAA")
+	d := &Driver{sealer: s}
+	f.Fuzz(func(t *testing.T, data, sealed string) {
+		pc := map[string]string{"connectionData": data}
+		if sealed != "" {
+			pc["sealedConnectionData"] = sealed
+		}
+		out, err := d.unsealConnection(volID, pc)
+		if err != nil {
+			if c := status.Code(err); c != codes.InvalidArgument && c != codes.FailedPrecondition && c != codes.Internal {
+				t.Fatalf("code %s for a bad publish context: %v", c, err)
+			}
+			return
+		}
+		if sealed != "" {
+			// What opened is bound to this volume: another volume's context refuses it.
+			if _, err := d.unsealConnection("0c6e0a1f-7d3b-4e52-8a61-3f2b9d4c5e70", pc); status.Code(err) != codes.FailedPrecondition {
+				t.Fatalf("a sealed value opened for another volume too: %v", err)
+			}
+		}
+		if _, still := out["sealedConnectionData"]; still {
+			t.Fatal("the sealed field reached the connector")
+		}
+	})
+}
