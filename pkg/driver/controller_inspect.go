@@ -56,7 +56,8 @@ func (d *Driver) ControllerGetVolumeHealth(ctx context.Context, req *csi.Control
 	return &csi.ControllerGetVolumeHealthResponse{VolumeHealth: volumeHealth(v, time.Now())}, nil
 }
 
-// ControllerListVolumeHealth pages through every volume's health.
+// ControllerListVolumeHealth pages through the volumes and lists the abnormal ones, as
+// the spec asks: a page may hold fewer entries than max_entries, or none.
 func (d *Driver) ControllerListVolumeHealth(ctx context.Context, req *csi.ControllerListVolumeHealthRequest) (*csi.ControllerListVolumeHealthResponse, error) {
 	vols, next, err := d.listVolumesPage(ctx, req.GetMaxEntries(), req.GetStartingToken())
 	if err != nil {
@@ -65,7 +66,9 @@ func (d *Driver) ControllerListVolumeHealth(ctx context.Context, req *csi.Contro
 	now := time.Now()
 	out := &csi.ControllerListVolumeHealthResponse{NextToken: next}
 	for i := range vols {
-		out.Entries = append(out.Entries, volumeHealth(&vols[i], now))
+		if h := volumeHealth(&vols[i], now); len(h.HealthStatuses) > 0 {
+			out.Entries = append(out.Entries, h)
+		}
 	}
 	return out, nil
 }

@@ -53,7 +53,7 @@ func (a *Attacher) Attach(ctx context.Context, vol *cinder.Volume, nodeID string
 		return nil, fmt.Errorf("volume %s is %q: %w", volumeID, v.Status, cinder.ErrInvalidState)
 	}
 	prev := v.Status
-	v.Status = cinder.StatusReserved
+	setStatus(v, cinder.StatusReserved)
 	at := cinder.VolumeAttachment{AttachmentID: newID(), HostName: nodeID}
 	if a.nova {
 		at.ServerID = nodeID
@@ -67,7 +67,7 @@ func (a *Attacher) Attach(ctx context.Context, vol *cinder.Volume, nodeID string
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	v.Attachments = append(v.Attachments, at)
-	v.Status = cinder.StatusInUse
+	setStatus(v, cinder.StatusInUse)
 	return a.result(v, at), nil
 }
 
@@ -119,7 +119,7 @@ func (c *Cloud) detachLocked(v *cinder.Volume, nodeID string) {
 	}
 	v.Attachments = kept
 	if len(kept) == 0 && v.Status == cinder.StatusInUse {
-		v.Status = cinder.StatusAvailable
+		setStatus(v, cinder.StatusAvailable)
 	}
 }
 

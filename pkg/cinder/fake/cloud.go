@@ -123,12 +123,21 @@ func (c *Cloud) DeleteServer(id string) {
 }
 
 // SetVolumeStatus forces a volume's status, to model stuck or failed volumes.
-func (c *Cloud) SetVolumeStatus(id, status string) {
+func (c *Cloud) SetVolumeStatus(id, status string) { c.SetVolumeStatusSince(id, status, time.Now()) }
+
+// SetVolumeStatusSince forces a volume's status as Cinder would show it had it been in
+// it since then (updated_at), to model a transition stuck for a while.
+func (c *Cloud) SetVolumeStatusSince(id, status string, since time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if v, ok := c.volumes[id]; ok {
-		v.Status = status
+		v.Status, v.UpdatedAt = status, since
 	}
+}
+
+// setStatus changes a volume's status and, as Cinder does, its updated_at.
+func setStatus(v *cinder.Volume, status string) {
+	v.Status, v.UpdatedAt = status, time.Now()
 }
 
 // Counts returns how many volumes, snapshots and backups exist (for leak checks).

@@ -45,7 +45,7 @@ func (c *Cloud) CreateVolume(ctx context.Context, o cinder.CreateVolumeOpts) (*c
 		ID: newID(), Name: o.Name, Status: cinder.StatusCreating, SizeGiB: o.SizeGiB,
 		VolumeType: vt.Name, AvailabilityZone: zone, Multiattach: vt.Multiattach,
 		SnapshotID: o.SnapshotID, SourceVolID: o.SourceVolID, BackupID: o.BackupID,
-		Metadata: copyMap(o.Metadata), CreatedAt: time.Now(),
+		Metadata: copyMap(o.Metadata), CreatedAt: time.Now(), UpdatedAt: time.Now(),
 	}
 	c.volumes[v.ID] = v
 	c.mu.Unlock()
@@ -61,7 +61,7 @@ func (c *Cloud) CreateVolume(ctx context.Context, o cinder.CreateVolumeOpts) (*c
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if v.Status == cinder.StatusCreating {
-		v.Status = cinder.StatusAvailable
+		setStatus(v, cinder.StatusAvailable)
 	}
 	if v.Status != cinder.StatusAvailable {
 		st := v.Status
@@ -227,18 +227,18 @@ func (c *Cloud) ExpandVolume(ctx context.Context, id string, sizeGiB int) (*cind
 		return nil, fmt.Errorf("new size %d GiB must be larger than %d GiB: %w", sizeGiB, v.SizeGiB, cinder.ErrInvalidInput)
 	}
 	prev := v.Status
-	v.Status = cinder.StatusExtending
+	setStatus(v, cinder.StatusExtending)
 	c.mu.Unlock()
 	err := c.sleep(ctx)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	v.Status = prev
+	setStatus(v, prev)
 	if err != nil {
 		return nil, err
 	}
 	if c.fileDir != "" {
 		if err := c.makeFile(c.volumeFile(id), "", sizeGiB); err != nil {
-			v.Status = cinder.StatusErrorExtending
+			setStatus(v, cinder.StatusErrorExtending)
 			return nil, fmt.Errorf("extending volume %s: %v: %w", id, err, cinder.ErrBackend)
 		}
 	}
