@@ -290,7 +290,7 @@ build_busybox() {
   bb=/bin/busybox
   archive=$(archive_of "$name")
   is_static "$bb" || die "$bb is not static: install Debian's busybox-static"
-  hash=$( { echo "$name"; sha256sum "$bb" "$GNU_DD" "$DASH" "$OCITAR_SRC" "$SELF" | cut -c1-64; } | sha)
+  hash=$( { echo "$name"; sha256sum "$bb" "$GNU_DD" "$BASH_BIN" "$OCITAR_SRC" "$SELF" | cut -c1-64; } | sha)
   stamp_ok "$archive" "$hash" && return 0
   stage=$OUT/.stage/busybox
   rm -rf "$stage"; base_files "$stage"
@@ -306,14 +306,15 @@ build_busybox() {
   done
   # The suite writes raw block devices with `dd oflag=nocache`, which Debian's busybox
   # 1.35 dd refuses: coreutils' dd instead, with the libraries it loads. busybox's sh
-  # runs its own applets before PATH, so /bin/sh is Debian's dash, which finds this dd.
+  # runs its own applets before PATH, so /bin/sh is Debian's bash (which, unlike dash,
+  # has the `let` and `echo -n` the suite's scripts use), and finds this dd.
   rm -f "$stage/bin/dd" "$stage/bin/sh"
   install -m 0755 "$GNU_DD" "$stage/bin/dd"
-  install -m 0755 "$DASH" "$stage/bin/sh"
+  install -m 0755 "$BASH_BIN" "$stage/bin/sh"
   copy_libs "$GNU_DD" "$stage"
-  copy_libs "$DASH" "$stage"
-  chroot "$stage" /bin/sh -c 'dd if=/bin/busybox of=/tmp/dd-check bs=512 count=1 oflag=nocache status=none' ||
-    die "sh -c 'dd oflag=nocache' does not run in the busybox tree"
+  copy_libs "$BASH_BIN" "$stage"
+  chroot "$stage" /bin/sh -c 'i=0; let i+=1; [ $i = 1 ] && echo -n x >/tmp/dd-check && dd if=/bin/busybox of=/tmp/dd-check bs=512 count=1 oflag=nocache status=none' ||
+    die "the suite's shell idioms (let, echo -n, dd oflag=nocache) do not run in the busybox tree"
   rm -f "$stage/tmp/dd-check"
   pack "$name" "$archive" "$hash" -rootfs "$stage" -env PATH=/bin:/sbin:/usr/bin:/usr/sbin -cmd sh
 }
@@ -363,14 +364,14 @@ build_e2e() {
   local standin
   for standin in registry.k8s.io/e2e-test-images/nginx:1.27.0-2 registry.k8s.io/e2e-test-images/glibc-dns-testing:2.1.1; do
     archive=$(archive_of "$standin")
-    hash=$( { echo "$standin standin"; sha256sum "$bb" "$GNU_DD" "$DASH" "$OCITAR_SRC" "$SELF" | cut -c1-64; } | sha)
+    hash=$( { echo "$standin standin"; sha256sum "$bb" "$GNU_DD" "$BASH_BIN" "$OCITAR_SRC" "$SELF" | cut -c1-64; } | sha)
     stamp_ok "$archive" "$hash" || pack "$standin" "$archive" "$hash" \
       -rootfs "$OUT/.stage/busybox" -env PATH=/bin:/sbin:/usr/bin:/usr/sbin -cmd sh
   done
   [ -x "$E2E_BIN/agnhost" ] || die "$E2E_BIN/agnhost is missing: build it with test/conformance/tools.sh"
   is_static "$E2E_BIN/agnhost" || die "$E2E_BIN/agnhost is not static"
   archive=$(archive_of registry.k8s.io/e2e-test-images/agnhost:2.66.1)
-  hash=$( { echo agnhost; sha256sum "$E2E_BIN/agnhost" "$bb" "$GNU_DD" "$DASH" "$OCITAR_SRC" "$SELF" | cut -c1-64; } | sha)
+  hash=$( { echo agnhost; sha256sum "$E2E_BIN/agnhost" "$bb" "$GNU_DD" "$BASH_BIN" "$OCITAR_SRC" "$SELF" | cut -c1-64; } | sha)
   stamp_ok "$archive" "$hash" && return 0
   stage=$OUT/.stage/agnhost
   rm -rf "$stage"; install -D -m 0755 "$E2E_BIN/agnhost" "$stage/agnhost"
@@ -387,7 +388,7 @@ case " $IMAGES " in *" driver "*) need_pkgs debootstrap ;; esac
 case " $IMAGES " in *" pause "*|*" e2e "*) need_pkgs gcc libc6-dev ;; esac
 case " $IMAGES " in *" busybox "*|*" e2e "*) need_pkgs busybox-static ;; esac
 OCITAR_SRC=$ROOT/test/images/ocitar/main.go
-GNU_DD=/usr/bin/dd DASH=/usr/bin/dash
+GNU_DD=/usr/bin/dd BASH_BIN=/usr/bin/bash
 OCITAR=$OUT/.build/ocitar
 mkdir -p "$OUT/.build"
 (cd "$ROOT" && CGO_ENABLED=0 go build -trimpath -o "$OCITAR" ./test/images/ocitar)
