@@ -88,7 +88,7 @@ var explainedSkips = []*regexp.Regexp{
 	// Rules of the suite itself for the patterns it combines (seen in the whole run).
 	regexp.MustCompile(`^(Block volumes do not support mount options|Test is not valid for Block volume mode|Filesystem volume case should be covered by block volume case) -- ?skipping$|^Block volumes do not support mount options - skipping$|^Test is not valid for Block volume mode - skipping$`),
 	regexp.MustCompile(`^(raw block volumes cannot be read-only|skipping multiple PV mount test for block mode|Skipping CSIInlineVolume test for expansion)$`),
-	regexp.MustCompile(`^volume type "[A-Za-z]+" is not ephemeral$`),
+	regexp.MustCompile(`^volume type "[A-Za-z]+" is (not )?ephemeral$`),
 	// multiplePVsSameID is not declared.
 	regexp.MustCompile(`^this driver does not support multiple PVs with the same volumeHandle$`),
 	// singleNodeVolume is declared: the suite then skips its multi-node variants.
