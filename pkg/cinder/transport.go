@@ -16,7 +16,8 @@ import (
 )
 
 // retryTransport retries idempotent requests (GET, HEAD, DELETE) that failed for
-// reasons that usually pass: 502/503/504 from a proxy or an API restarting, 429
+// reasons that usually pass: 500/502/503/504 from an API restarting, a proxy or a
+// database hiccup (the error map calls these unavailable too), 429
 // rate limiting (after Retry-After), and dropped connections. POST and PUT are
 // retried here only after a 429: a create that failed otherwise may have happened,
 // and only the caller knows how to check (createOnce lists by name).
@@ -25,10 +26,12 @@ type retryTransport struct {
 	maxTries  int
 	baseDelay time.Duration
 	maxDelay  time.Duration
+	// sleep waits between tries (sleepCtx; tests record the waits instead).
+	sleep func(ctx context.Context, d time.Duration) error
 }
 
 func newRetryTransport(next http.RoundTripper) *retryTransport {
-	return &retryTransport{next: next, maxTries: 5, baseDelay: 500 * time.Millisecond, maxDelay: 8 * time.Second}
+	return &retryTransport{next: next, maxTries: 5, baseDelay: 500 * time.Millisecond, maxDelay: 8 * time.Second, sleep: sleepCtx}
 }
 
 func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -52,7 +55,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		klog.V(4).InfoS("Retrying OpenStack API request", "method", req.Method, "url", req.URL.Redacted(),
 			"try", try, "status", statusOf(resp), "err", err, "wait", wait)
-		if err := sleepCtx(req.Context(), wait); err != nil {
+		if err := t.sleep(req.Context(), wait); err != nil {
 			return nil, err
 		}
 		if req.GetBody != nil {
@@ -80,7 +83,7 @@ func retryable(resp *http.Response, err error) bool {
 		return !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
 	}
 	switch resp.StatusCode {
-	case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+	case http.StatusTooManyRequests, http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 		return true
 	}
 	return false

@@ -174,3 +174,57 @@ func TestCreateAfterLostAnswerMakesNoDuplicate(t *testing.T) {
 		t.Fatalf("snapshots named snap-lost: %+v; want exactly %s", snaps, s.ID)
 	}
 }
+
+// The waits between tries: Retry-After when the server sends it (seconds or a date),
+// else doubling from baseDelay up to maxDelay; 500 is retried for a GET like 503, but a
+// POST is resent only after a 429.
+func TestRetryWaits(t *testing.T) {
+	tests := []struct {
+		name      string
+		method    string
+		status    int
+		header    string
+		failures  int
+		wantWaits []time.Duration
+	}{
+		{"GET 503, no Retry-After", "GET", 503, "", 4, []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second, 4 * time.Second}},
+		{"GET 500 is retried", "GET", 500, "", 1, []time.Duration{500 * time.Millisecond}},
+		{"GET 429 Retry-After 2", "GET", 429, "2", 2, []time.Duration{2 * time.Second, 2 * time.Second}},
+		{"POST 429 Retry-After 7", "POST", 429, "7", 1, []time.Duration{7 * time.Second}},
+		{"POST 500 is not resent", "POST", 500, "", 1, nil},
+		{"DELETE 504, Retry-After in the past", "DELETE", 504, time.Now().Add(-time.Minute).UTC().Format(http.TimeFormat), 1, []time.Duration{0}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var calls atomic.Int32
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				if int(calls.Add(1)) <= tc.failures {
+					if tc.header != "" {
+						w.Header().Set("Retry-After", tc.header)
+					}
+					w.WriteHeader(tc.status)
+					return
+				}
+				w.WriteHeader(http.StatusOK)
+			}))
+			defer srv.Close()
+			rt := newRetryTransport(http.DefaultTransport)
+			var waits []time.Duration
+			rt.sleep = func(_ context.Context, d time.Duration) error { waits = append(waits, d); return nil }
+			req, _ := http.NewRequest(tc.method, srv.URL, nil)
+			resp, err := rt.RoundTrip(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if len(waits) != len(tc.wantWaits) {
+				t.Fatalf("waits %v, want %v", waits, tc.wantWaits)
+			}
+			for i := range waits {
+				if waits[i] != tc.wantWaits[i] {
+					t.Errorf("wait %d = %v, want %v", i, waits[i], tc.wantWaits[i])
+				}
+			}
+		})
+	}
+}
