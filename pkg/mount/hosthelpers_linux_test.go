@@ -15,6 +15,8 @@ import (
 
 	mountutils "k8s.io/mount-utils"
 	utilexec "k8s.io/utils/exec"
+
+	"github.com/cinder-csi/cinder-csi-driver/internal/testenv"
 )
 
 // debianPackage names the Debian package providing each tool the host tests run.
@@ -30,10 +32,7 @@ var debianPackage = map[string]string{
 // missing prerequisite fails the test instead: a silent skip would hide lost coverage.
 func requireHost(t *testing.T, tools ...string) {
 	t.Helper()
-	stop := t.Skipf
-	if os.Getenv("REQUIRE_HOST_TESTS") != "" {
-		stop = t.Fatalf
-	}
+	stop := testenv.Missing(t, "REQUIRE_HOST_TESTS")
 	if os.Geteuid() != 0 {
 		stop("host test: needs root to attach loop devices and mount filesystems")
 	}

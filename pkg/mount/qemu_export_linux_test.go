@@ -17,6 +17,8 @@ import (
 	"time"
 
 	utilexec "k8s.io/utils/exec"
+
+	"github.com/cinder-csi/cinder-csi-driver/internal/testenv"
 )
 
 // requireQemuExport skips (fails under REQUIRE_HOST_TESTS) unless the host can run
@@ -24,10 +26,7 @@ import (
 func requireQemuExport(t *testing.T) {
 	t.Helper()
 	requireHost(t, "mkfs.ext4")
-	stop := t.Skipf
-	if os.Getenv("REQUIRE_HOST_TESTS") != "" {
-		stop = t.Fatalf
-	}
+	stop := testenv.Missing(t, "REQUIRE_HOST_TESTS")
 	for tool, pkg := range map[string]string{"qemu-img": "qemu-utils", qemuStorageDaemon: "qemu-system-common"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			stop("host test: needs %s on PATH (Debian package %s)", tool, pkg)

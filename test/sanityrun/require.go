@@ -1,16 +1,12 @@
 package sanityrun
 
 import (
-	"os"
 	"testing"
+
+	"github.com/cinder-csi/cinder-csi-driver/internal/testenv"
 )
 
-// Missing returns how a test reports a missing prerequisite: t.Skipf, or t.Fatalf
-// when the environment variable is "1" (make sets them), so that CI cannot pass a
-// suite by skipping it.
+// Missing is testenv.Missing: t.Skipf, or t.Fatalf when requireVar is "1".
 func Missing(t *testing.T, requireVar string) func(format string, args ...any) {
-	if os.Getenv(requireVar) == "1" {
-		return t.Fatalf
-	}
-	return t.Skipf
+	return testenv.Missing(t, requireVar)
 }
