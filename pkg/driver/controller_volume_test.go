@@ -3,11 +3,14 @@ package driver
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/cinder-csi/cinder-csi-driver/pkg/cinder"
 	"github.com/cinder-csi/cinder-csi-driver/pkg/cinder/fake"
@@ -224,5 +227,39 @@ func TestDeleteVolume(t *testing.T) {
 	wantCode(t, err, codes.InvalidArgument)
 	if v, _, _ := cloud.Counts(); v != 0 {
 		t.Errorf("%d volumes left", v)
+	}
+}
+
+// A create whose wait was cut short (the provisioner's deadline) leaves the volume to
+// Cinder, as the real client does; the retry with the same name answers Unavailable
+// while it is still creating, then returns that volume: one volume, none leaked.
+func TestCreateVolumeRetryWhileStillCreating(t *testing.T) {
+	d, cloud := newTestController(t, fake.Options{Latency: 300 * time.Millisecond})
+	req := &csi.CreateVolumeRequest{Name: "slow", VolumeCapabilities: []*csi.VolumeCapability{mountCap()}}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := d.CreateVolume(ctx, req); err == nil {
+		t.Fatal("the create returned before the fake's latency")
+	}
+	_, err := d.CreateVolume(context.Background(), req)
+	wantCode(t, err, codes.Unavailable)
+	if !strings.Contains(status.Convert(err).Message(), "still \"creating\"") {
+		t.Errorf("retry said %q, want it to say the volume is still creating", status.Convert(err).Message())
+	}
+	var resp *csi.CreateVolumeResponse
+	for i := 0; i < 50; i++ {
+		if resp, err = d.CreateVolume(context.Background(), req); status.Code(err) != codes.Unavailable {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("the retry after Cinder finished: %v", err)
+	}
+	if n, _, _ := cloud.Counts(); n != 1 || cloud.Calls("CreateVolume") != 1 {
+		t.Errorf("%d volumes from %d creates, want 1 from 1", n, cloud.Calls("CreateVolume"))
+	}
+	if resp.GetVolume().GetVolumeId() == "" {
+		t.Error("no volume ID")
 	}
 }

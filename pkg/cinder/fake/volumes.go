@@ -54,8 +54,17 @@ func (c *Cloud) CreateVolume(ctx context.Context, o cinder.CreateVolumeOpts) (*c
 		c.SetVolumeStatus(v.ID, cinder.StatusError)
 	}
 	if err := c.sleep(ctx); err != nil {
-		// Like the real client, a create that could not be waited for is not leaked.
-		_ = c.DeleteVolume(context.Background(), v.ID)
+		// Like the real client: Cinder goes on creating the volume the caller stopped
+		// waiting for, and the caller's retry finds it by name ("creating", then
+		// "available").
+		go func() {
+			_ = c.sleep(context.Background())
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			if v.Status == cinder.StatusCreating {
+				setStatus(v, cinder.StatusAvailable)
+			}
+		}()
 		return nil, err
 	}
 	c.mu.Lock()
