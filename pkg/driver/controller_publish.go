@@ -36,9 +36,11 @@ func (d *Driver) ControllerPublishVolume(ctx context.Context, req *csi.Controlle
 	// ResourceExhausted) and counts the boot disk, which Kubernetes does not: the
 	// guard is for the Cinder-attachments path, where nothing else counts.
 	if d.opts.Attacher == AttacherCinder && !vol.AttachedTo(a.nodeID) {
-		if err := d.checkAttachLimit(ctx, a.nodeID); err != nil {
+		release, err := d.reserveAttachSlot(ctx, a.nodeID)
+		if err != nil {
 			return nil, err
 		}
+		defer release()
 	}
 	att, err := d.deps.Attacher.Attach(ctx, vol, a.nodeID)
 	if err != nil {
@@ -52,19 +54,23 @@ func (d *Driver) ControllerPublishVolume(ctx context.Context, req *csi.Controlle
 	return &csi.ControllerPublishVolumeResponse{PublishContext: pc}, nil
 }
 
-// checkAttachLimit refuses a new attachment beyond the node's attach limit. The
-// scheduler honours the limit NodeGetInfo reports; this guards the cloud against any
-// caller that does not.
-func (d *Driver) checkAttachLimit(ctx context.Context, nodeID string) error {
+// reserveAttachSlot refuses a new attachment beyond the node's attach limit, counting
+// the attachments Cinder shows and those this controller has in flight (attachSlots).
+// The scheduler honours the limit NodeGetInfo reports; this guards the cloud against
+// any caller that does not. The returned function frees the slot once attached.
+func (d *Driver) reserveAttachSlot(ctx context.Context, nodeID string) (func(), error) {
+	others, release := d.slots.take(nodeID)
 	ids, err := d.deps.Attacher.AttachedVolumes(ctx, nodeID)
 	if err != nil {
-		return toStatus(err, "listing volumes attached to node %s", nodeID)
+		release()
+		return nil, toStatus(err, "listing volumes attached to node %s", nodeID)
 	}
-	if len(ids) >= d.deps.MaxVolumesPerNode {
-		return status.Errorf(codes.ResourceExhausted, "node %s already has %d volumes attached, its limit (--max-volumes-per-node or cloud.conf node-volume-attach-limit); detach one first",
-			nodeID, len(ids))
+	if len(ids)+others >= d.deps.MaxVolumesPerNode {
+		release()
+		return nil, status.Errorf(codes.ResourceExhausted, "node %s has %d volumes attached and %d more being attached, its limit is %d (--max-volumes-per-node or cloud.conf node-volume-attach-limit); detach one first",
+			nodeID, len(ids), others, d.deps.MaxVolumesPerNode)
 	}
-	return nil
+	return release, nil
 }
 
 // publishContext is what the node needs to find the attached volume. Connection

@@ -3,11 +3,14 @@ package driver
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/cinder-csi/cinder-csi-driver/pkg/cinder/fake"
 	"github.com/cinder-csi/cinder-csi-driver/pkg/mount"
@@ -101,5 +104,56 @@ func TestMultiattachBlock(t *testing.T) {
 	got, _ = d.ControllerGetVolume(ctx, &csi.ControllerGetVolumeRequest{VolumeId: id})
 	if n := len(got.GetStatus().GetPublishedNodeIds()); n != 0 {
 		t.Fatalf("unpublish without node left %d attachments", n)
+	}
+}
+
+// Concurrent publishes to a node one short of its limit: exactly one gets the last
+// slot, the others ResourceExhausted, and Cinder never holds more than the limit.
+func TestAttachLimitUnderConcurrency(t *testing.T) {
+	ctx := context.Background()
+	d, cloud := newTestController(t, fake.Options{Latency: 30 * time.Millisecond}) // limit 2
+	first := mustCreate(t, d, "first")
+	if _, err := d.ControllerPublishVolume(ctx, &csi.ControllerPublishVolumeRequest{VolumeId: first, NodeId: testNode, VolumeCapability: mountCap()}); err != nil {
+		t.Fatal(err)
+	}
+	const n = 6
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = mustCreate(t, d, fmt.Sprintf("racer-%d", i))
+	}
+	codesSeen := make([]codes.Code, n)
+	var wg sync.WaitGroup
+	for i := range ids {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			_, err := d.ControllerPublishVolume(ctx, &csi.ControllerPublishVolumeRequest{VolumeId: ids[i], NodeId: testNode, VolumeCapability: mountCap()})
+			codesSeen[i] = status.Code(err)
+		}(i)
+	}
+	wg.Wait()
+	ok, exhausted := 0, 0
+	for _, c := range codesSeen {
+		switch c {
+		case codes.OK:
+			ok++
+		case codes.ResourceExhausted:
+			exhausted++
+		default:
+			t.Errorf("unexpected code %s", c)
+		}
+	}
+	if ok != 1 || exhausted != n-1 {
+		t.Errorf("%d published, %d refused; want 1 and %d", ok, exhausted, n-1)
+	}
+	attached, err := cloud.CinderAttacher().AttachedVolumes(ctx, testNode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(attached) != 2 {
+		t.Errorf("Cinder shows %d volumes on the node, want its limit 2", len(attached))
+	}
+	if len(d.slots.inflight) != 0 {
+		t.Errorf("slots left taken: %v", d.slots.inflight)
 	}
 }

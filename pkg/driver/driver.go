@@ -57,6 +57,8 @@ type Driver struct {
 	locks *keyLocks
 	// sealer seals connection credentials in publish contexts; nil without a publish key.
 	sealer *sealer
+	// slots counts attachments in flight per node, for the attach limit.
+	slots *attachSlots
 	ready  atomic.Bool
 }
 
@@ -82,7 +84,7 @@ func New(opts Options, deps Deps) (*Driver, error) {
 	if deps.MaxVolumesPerNode <= 0 {
 		deps.MaxVolumesPerNode = DefaultMaxVolumesPerNode
 	}
-	d := &Driver{opts: opts, deps: deps, locks: newKeyLocks()}
+	d := &Driver{opts: opts, deps: deps, locks: newKeyLocks(), slots: newAttachSlots()}
 	if len(deps.PublishKey) > 0 {
 		s, err := newSealer(deps.PublishKey)
 		if err != nil {
