@@ -59,7 +59,7 @@ type Driver struct {
 	sealer *sealer
 	// slots counts attachments in flight per node, for the attach limit.
 	slots *attachSlots
-	ready  atomic.Bool
+	ready atomic.Bool
 }
 
 // New checks that the dependencies fit the mode and returns a driver.
