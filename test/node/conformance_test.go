@@ -101,6 +101,9 @@ var explainedSkips = []*regexp.Regexp{
 	regexp.MustCompile(`^Driver cinder\.csi\.openstack\.org doesn't support RWX -- skipping$`),
 	// The multiVolume filesystem-volmode variant that needs a snapshot class of its pattern.
 	regexp.MustCompile(`^Driver "cinder\.csi\.openstack\.org" does not support snapshots - skipping$`),
+	// The suite's rule once topology is declared: several generic ephemeral volumes with
+	// immediate binding could land in different zones.
+	regexp.MustCompile(`^Multiple generic ephemeral volumes with immediate binding may cause pod startup failures when the volumes get created in separate topology segments\.$`),
 	// The bed has one zone; the conflict specs need two.
 	regexp.MustCompile(`^Not enough topologies in cluster -- skipping$`),
 	// One node here; the multi-node variants need two.
