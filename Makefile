@@ -124,7 +124,7 @@ endef
 storage-suite: build cinder-up e2e-tools node-tools e2e-images
 	$(call storage_suite,$(FOCUS),20,storage-suite)
 conformance: build cinder-up e2e-tools node-tools e2e-images
-	$(call storage_suite,$(or $(FOCUS),External.Storage),$(or $(MIN_PASSED),84),conformance)
+	$(call storage_suite,$(or $(FOCUS),External.Storage),$(or $(MIN_PASSED),86),conformance)
 
 ## demo: the main job: a real local Cinder, the driver, and a volume's life through
 ## the CSI API with readable progress. Cinder is left running (make cinder-down).
