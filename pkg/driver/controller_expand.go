@@ -60,7 +60,7 @@ func (d *Driver) ControllerModifyVolume(ctx context.Context, req *csi.Controller
 	if err != nil {
 		return nil, toStatus(err, "getting volume %s", id)
 	}
-	if vol.VolumeType != volumeType {
+	if volumeType != "" && vol.VolumeType != volumeType {
 		if _, err := d.deps.Cloud.RetypeVolume(ctx, id, volumeType); err != nil {
 			return nil, toStatus(err, "retyping volume %s from %q to %q", id, vol.VolumeType, volumeType)
 		}

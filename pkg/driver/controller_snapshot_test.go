@@ -130,10 +130,21 @@ func TestExpandAndModify(t *testing.T) {
 	if v, _ := cloud.GetVolume(ctx, id); v.VolumeType != "fast" {
 		t.Errorf("type = %q after modify, want fast", v.VolumeType)
 	}
-	for _, p := range []map[string]string{nil, {"size": "3"}, {"type": "gold"}} {
+	for _, p := range []map[string]string{{"size": "3"}, {"type": "gold"}} {
 		_, err := d.ControllerModifyVolume(ctx, &csi.ControllerModifyVolumeRequest{VolumeId: id, MutableParameters: p})
 		wantCode(t, err, codes.InvalidArgument)
 	}
+	// A class without parameters changes nothing (csi-sanity's default), but the volume
+	// must exist.
+	retypes := cloud.Calls("RetypeVolume")
+	if _, err := d.ControllerModifyVolume(ctx, &csi.ControllerModifyVolumeRequest{VolumeId: id}); err != nil {
+		t.Errorf("modify without parameters: %v", err)
+	}
+	if cloud.Calls("RetypeVolume") != retypes {
+		t.Error("modify without parameters retyped the volume")
+	}
+	_, err = d.ControllerModifyVolume(ctx, &csi.ControllerModifyVolumeRequest{VolumeId: "6b1d5c36-2d1f-4a4b-9d36-1b0c2f1e9a99"})
+	wantCode(t, err, codes.NotFound)
 }
 
 func TestGetCapacity(t *testing.T) {

@@ -34,6 +34,9 @@ func (d *Driver) NodePublishVolume(ctx context.Context, req *csi.NodePublishVolu
 		if source, err = d.connect(ctx, a.volumeID, a.pc); err != nil {
 			return nil, err
 		}
+		if err := d.checkSingleWriter(a, source); err != nil {
+			return nil, err
+		}
 	} else {
 		mounted, err := d.deps.Mounter.IsMountPoint(a.stagingPath)
 		if err != nil {
@@ -43,7 +46,7 @@ func (d *Driver) NodePublishVolume(ctx context.Context, req *csi.NodePublishVolu
 			return nil, status.Errorf(codes.FailedPrecondition, "volume %s is not staged at %s: call NodeStageVolume first", a.volumeID, a.stagingPath)
 		}
 		flags = a.cap.mountFlags
-		if err := d.checkSingleWriter(a); err != nil {
+		if err := d.checkSingleWriter(a, a.stagingPath); err != nil {
 			return nil, err
 		}
 	}
@@ -78,11 +81,11 @@ func (d *Driver) NodeUnpublishVolume(ctx context.Context, req *csi.NodeUnpublish
 
 // checkSingleWriter enforces ReadWriteOncePod on the node: a SINGLE_NODE_SINGLE_WRITER
 // volume may be published at one target path only.
-func (d *Driver) checkSingleWriter(a nodePublishArgs) error {
+func (d *Driver) checkSingleWriter(a nodePublishArgs, source string) error {
 	if a.cap.mode != csi.VolumeCapability_AccessMode_SINGLE_NODE_SINGLE_WRITER {
 		return nil
 	}
-	refs, err := d.deps.Mounter.MountRefs(a.stagingPath)
+	refs, err := d.deps.Mounter.MountRefs(source)
 	if err != nil {
 		return toStatus(err, "checking where volume %s is published", a.volumeID)
 	}

@@ -155,3 +155,44 @@ func TestBusyVolumeIsAborted(t *testing.T) {
 	_, err = d.NodeUnpublishVolume(context.Background(), &csi.NodeUnpublishVolumeRequest{VolumeId: volID, TargetPath: "/t"})
 	wantCode(t, err, codes.Aborted)
 }
+
+// ReadWriteOncePod on the node: a SINGLE_NODE_SINGLE_WRITER volume is published at one
+// target only, for a filesystem and for a raw block device alike (csi-sanity found the
+// block case unguarded).
+func TestNodeSingleWriter(t *testing.T) {
+	ctx := context.Background()
+	for _, tt := range []struct {
+		name string
+		cap  *csi.VolumeCapability
+	}{
+		{"filesystem", &csi.VolumeCapability{
+			AccessType: &csi.VolumeCapability_Mount{Mount: &csi.VolumeCapability_MountVolume{FsType: "ext4"}},
+			AccessMode: &csi.VolumeCapability_AccessMode{Mode: csi.VolumeCapability_AccessMode_SINGLE_NODE_SINGLE_WRITER}}},
+		{"block", blockCap(csi.VolumeCapability_AccessMode_SINGLE_NODE_SINGLE_WRITER)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			d, _, _ := newTestNode(t)
+			if _, err := d.NodeStageVolume(ctx, &csi.NodeStageVolumeRequest{VolumeId: volID, StagingTargetPath: "/s", VolumeCapability: tt.cap, PublishContext: cinderPC()}); err != nil {
+				t.Fatal(err)
+			}
+			publish := func(target string) error {
+				_, err := d.NodePublishVolume(ctx, &csi.NodePublishVolumeRequest{VolumeId: volID, StagingTargetPath: "/s", TargetPath: target,
+					VolumeCapability: tt.cap, PublishContext: cinderPC()})
+				return err
+			}
+			if err := publish("/t1"); err != nil {
+				t.Fatal(err)
+			}
+			if err := publish("/t1"); err != nil {
+				t.Errorf("publishing again at the same target: %v", err)
+			}
+			wantCode(t, publish("/t2"), codes.FailedPrecondition)
+			if _, err := d.NodeUnpublishVolume(ctx, &csi.NodeUnpublishVolumeRequest{VolumeId: volID, TargetPath: "/t1"}); err != nil {
+				t.Fatal(err)
+			}
+			if err := publish("/t2"); err != nil {
+				t.Errorf("publishing at a new target once the first is gone: %v", err)
+			}
+		})
+	}
+}

@@ -123,11 +123,9 @@ func parseSnapshotParams(p map[string]string) (snapshotParams, error) {
 }
 
 // parseMutableParams parses VolumeAttributesClass parameters: only the volume type
-// can change (a Cinder retype).
+// can change (a Cinder retype). None ("") changes nothing, as csi-sanity expects of a
+// class without parameters.
 func parseMutableParams(p map[string]string) (string, error) {
-	if len(p) == 0 {
-		return "", invalid("mutable_parameters is empty: give %q", paramType)
-	}
 	var volumeType string
 	for _, k := range sortedKeys(p) {
 		switch k {

@@ -37,7 +37,8 @@ type Mounter interface {
 	// DeviceSize returns a block device's size in bytes.
 	DeviceSize(device string) (int64, error)
 	// MountRefs returns the other mount points of what is mounted at path (the bind
-	// mounts of a staged volume), path itself excluded.
+	// mounts of a staged volume), path itself excluded; for a block device node, the
+	// places where that node is bind-mounted (raw block publishes).
 	MountRefs(path string) ([]string, error)
 	// PathExists reports whether a path exists; a corrupt (stale) mount counts as
 	// existing with a non-nil error.

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 
+	"golang.org/x/sys/unix"
 	"k8s.io/klog/v2"
 	mountutils "k8s.io/mount-utils"
 	utilexec "k8s.io/utils/exec"
@@ -191,6 +192,12 @@ func (m *mounter) IsMountPoint(path string) (bool, error) {
 }
 
 func (m *mounter) MountRefs(path string) ([]string, error) {
+	if _, isDevice, err := blockDeviceName(path); err != nil || isDevice {
+		if err != nil {
+			return nil, err
+		}
+		return m.deviceRefs(path)
+	}
 	refs, err := m.mounter.GetMountRefs(path)
 	if err != nil {
 		return nil, fmt.Errorf("listing mounts of %s: %w", path, err)
@@ -216,4 +223,32 @@ func (m *mounter) DeviceForMount(path string) (string, error) {
 		return "", fmt.Errorf("%w: %s is not a mount point", ErrNotMounted, path)
 	}
 	return device, nil
+}
+
+// deviceRefs lists where the block device node is bind-mounted (raw block publishes),
+// by the device number of each mounted device file. Only mounts from devtmpfs or tmpfs
+// (where device nodes live) are looked at: no stat ever reaches a network filesystem.
+func (m *mounter) deviceRefs(device string) ([]string, error) {
+	var want unix.Stat_t
+	if err := unix.Stat(device, &want); err != nil {
+		return nil, fmt.Errorf("stat %s: %w", device, err)
+	}
+	mps, err := m.mounter.List()
+	if err != nil {
+		return nil, fmt.Errorf("read the mount table: %w", err)
+	}
+	var refs []string
+	for _, mp := range mps {
+		if mp.Type != "devtmpfs" && mp.Type != "tmpfs" {
+			continue
+		}
+		var st unix.Stat_t
+		if unix.Stat(mp.Path, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFBLK || st.Rdev != want.Rdev {
+			continue
+		}
+		if mp.Path != device {
+			refs = append(refs, mp.Path)
+		}
+	}
+	return refs, nil
 }

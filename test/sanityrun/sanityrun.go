@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -116,6 +117,10 @@ func Check(reports []types.Report, label string, want Want, took time.Duration) 
 				continue
 			}
 			counts[s.State.String()]++
+			if s.State.Is(types.SpecStateFailureStates) {
+				msg, _, _ := strings.Cut(s.Failure.Message, "\n")
+				problems = append(problems, fmt.Sprintf("%s: %q %s: %s", label, s.FullText(), s.State, msg))
+			}
 			if s.State != types.SpecStateSkipped {
 				continue
 			}

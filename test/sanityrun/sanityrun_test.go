@@ -29,7 +29,7 @@ func TestCheck(t *testing.T) {
 		{"too few passed", append([]types.SpecReport{ok[0]}, ok[2:]...), []string{"1 cases passed, at least 2 must"}},
 		{"an expected skip message no longer seen", ok[:3], []string{`no case skipped with "X not supported"`}},
 		{"a named skip that matched nothing", append(ok[:2:2], ok[3]), []string{`the named skip "named case" matched no case`}},
-		{"a failure", append(ok, spec("e", types.SpecStateFailed, "boom")), []string{"1 cases failed"}},
+		{"a failure", append(ok, spec("e", types.SpecStateFailed, "boom\nat line 3")), []string{`"e" failed: boom`, "1 cases failed"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
