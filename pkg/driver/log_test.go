@@ -1,9 +1,7 @@
 package driver
 
 import (
-	"bytes"
 	"context"
-	"flag"
 	"strings"
 	"testing"
 
@@ -16,16 +14,7 @@ import (
 // interceptor at the most verbose level, on success and on failure, and checks that
 // the secret values appear in no log line.
 func TestSecretsNeverLogged(t *testing.T) {
-	var buf bytes.Buffer
-	fs := flag.NewFlagSet("klog", flag.ContinueOnError)
-	klog.InitFlags(fs)
-	_ = fs.Set("v", "10")
-	_ = fs.Set("logtostderr", "false")
-	klog.SetOutput(&buf)
-	t.Cleanup(func() {
-		_ = fs.Set("v", "0")
-		_ = fs.Set("logtostderr", "true")
-	})
+	buf := captureLogs(t)
 	d, _ := newTestController(t, fakeOpts())
 	const secret = "hunter2-very-secret"
 	reqs := []any{
