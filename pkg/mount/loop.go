@@ -60,9 +60,22 @@ func (l *LoopDevices) Attach(ctx context.Context, file string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	device := strings.TrimSpace(out)
-	if !strings.HasPrefix(device, "/dev/") {
+	// stdout (the device) and stderr (warnings such as "file does not fit into a
+	// 512-byte sector") come mixed: the device is the line that names one.
+	var device string
+	var warnings []string
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if line = strings.TrimSpace(line); strings.HasPrefix(line, "/dev/") && !strings.ContainsAny(line, " :") {
+			device = line
+		} else if line != "" {
+			warnings = append(warnings, line)
+		}
+	}
+	if device == "" {
 		return "", fmt.Errorf("losetup attached %s but printed %q instead of a device", file, out)
+	}
+	if len(warnings) > 0 {
+		klog.InfoS("losetup warned", "file", file, "device", device, "warning", strings.Join(warnings, "; "))
 	}
 	klog.V(2).InfoS("Attached loop device", "file", file, "device", device)
 	return device, nil

@@ -88,6 +88,16 @@ func TestLoopAttach(t *testing.T) {
 			wantErr: true,
 		},
 		{
+			// losetup's warning comes on stderr, before the device on stdout.
+			name: "a warning beside the device",
+			steps: []step{
+				{argv: findCmd(file), out: noLoopDevices},
+				{argv: losetup("--find", "--show", "--nooverlap", file),
+					out: "losetup: /srv/volume-a: Warning: file does not fit into a 512-byte sector; the end of the file will be ignored.\n/dev/loop1\n"},
+			},
+			want: "/dev/loop1",
+		},
+		{
 			name: "output that is not a device",
 			steps: []step{
 				{argv: findCmd(file), out: ""},
