@@ -113,9 +113,9 @@ func splitSecrets(data map[string]any) (public, secret map[string]any) {
 // credentials sealed if seal is set. Without a publish key, connection data with
 // credentials is refused then: it would reach VolumeAttachment.status in clear text.
 func (d *Driver) connectionContext(pc map[string]string, volumeID, attachmentID string, data map[string]any, seal bool) error {
-	public, secret := splitSecrets(data)
-	if !seal {
-		public, secret = data, nil
+	public, secret := data, map[string]any(nil)
+	if seal {
+		public, secret = splitSecrets(data)
 	}
 	if len(secret) > 0 {
 		if d.sealer == nil {

@@ -108,10 +108,6 @@ func TestUpstreamSanityBinary(t *testing.T) {
 			if err := stop(); err != nil {
 				t.Errorf("driver: %v", err)
 			}
-			if keep := os.Getenv("UPSTREAM_SANITY_KEEP"); keep != "" {
-				_ = exec.Command("cp", report, filepath.Join(keep, r.name+".json")).Run()
-				_ = os.WriteFile(filepath.Join(keep, r.name+".out"), out, 0o644)
-			}
 			raw, err := os.ReadFile(report)
 			if err != nil {
 				t.Fatalf("csi-sanity wrote no report (%v); its output ends:\n%s", runErr, tail(out, 40))
