@@ -111,3 +111,18 @@ func (c *Client) deleteAttachment(ctx context.Context, volumeID, attachmentID st
 	}
 	return nil
 }
+
+// AttachmentIDs lists the IDs of every Cinder attachment of volumeID, or of the whole
+// project when volumeID is "", reserved ones included: what an inventory of leaks
+// needs, since a volume's "attachments" shows complete ones only.
+func (c *Client) AttachmentIDs(ctx context.Context, volumeID string) ([]string, error) {
+	list, err := c.listAttachments(ctx, volumeID)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(list))
+	for i, a := range list {
+		ids[i] = a.ID + " (" + a.VolumeID + ", " + a.Status + ")"
+	}
+	return ids, nil
+}

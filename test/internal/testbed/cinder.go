@@ -21,8 +21,8 @@ import (
 	"github.com/cinder-csi/cinder-csi-driver/test/realnova"
 )
 
-// Inventory is every volume, snapshot and backup ID in the project, each with its
-// name ("volume <id>" -> name).
+// Inventory is every volume, snapshot, backup and attachment (reserved ones too) in
+// the project, each with its name ("volume <id>" -> name).
 func Inventory(ctx context.Context, cloud *cinder.Client) (map[string]string, error) {
 	out := map[string]string{}
 	vols, _, err := cloud.ListVolumes(ctx, cinder.ListOpts{})
@@ -48,6 +48,15 @@ func Inventory(ctx context.Context, cloud *cinder.Client) (map[string]string, er
 	}
 	for _, b := range backups {
 		out["backup "+b.ID] = b.Name
+	}
+	// Reserved attachments (an attach that never completed) show only here.
+	atts, err := cloud.AttachmentIDs(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range atts {
+		id, rest, _ := strings.Cut(a, " ")
+		out["attachment "+id] = rest
 	}
 	return out, nil
 }
