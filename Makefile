@@ -47,12 +47,13 @@ $(CACHE)/deps.stamp: Makefile
 test: deps build unit fuzz sanity cinder-up realcinder openstack-up realnova e2e node-e2e storage-suite
 
 ## realcinder: the suites against the real local Cinder (needs `make cinder-up`), the
-## upstream csi-sanity binary (csi-test at go.mod's version) among them.
-realcinder:
+## upstream csi-sanity binary (csi-test at go.mod's version) among them, and the chaos
+## suites: the real binary killed mid-operation behind a proxy that breaks requests.
+realcinder: build
 	@mkdir -p $(CACHE)
 	@$(GO) build -o $(BIN)/csi-sanity github.com/kubernetes-csi/csi-test/v5/cmd/csi-sanity
-	@start=$$(date +%s); REQUIRE_REAL_CINDER=1 CSI_SANITY_BIN=$(BIN)/csi-sanity $(GO) test -race -count=1 -timeout 60m -v ./test/realcinder/ > $(CACHE)/realcinder.log 2>&1; rc=$$?; \
-	  grep -E '^(real-cinder|lifecycle|upstream csi-sanity)|^(ok|FAIL|--- |    --- )' $(CACHE)/realcinder.log; \
+	@start=$$(date +%s); REQUIRE_REAL_CINDER=1 CSI_SANITY_BIN=$(BIN)/csi-sanity CSI_DRIVER_BIN=$(BIN)/csi-driver $(GO) test -race -count=1 -timeout 60m -v ./test/realcinder/ > $(CACHE)/realcinder.log 2>&1; rc=$$?; \
+	  grep -E '^(real-cinder|lifecycle|upstream csi-sanity|chaos)|^(ok|FAIL|--- |    --- )' $(CACHE)/realcinder.log; \
 	  echo "real-Cinder suites took $$(( $$(date +%s) - start ))s"; \
 	  [ $$rc = 0 ] || { echo "real-Cinder suites failed; full log in $(CACHE)/realcinder.log"; grep -v '^[IWE][0-9]' $(CACHE)/realcinder.log | tail -60; }; exit $$rc
 
