@@ -111,7 +111,7 @@ func (d *Driver) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w (is the directory there and writable?)", d.opts.Endpoint, err)
 	}
-	srv := grpc.NewServer(grpc.UnaryInterceptor(logInterceptor))
+	srv := grpc.NewServer(grpc.MaxRecvMsgSize(maxRecvBytes), grpc.ChainUnaryInterceptor(limitInterceptor, logInterceptor))
 	csi.RegisterIdentityServer(srv, d)
 	if d.opts.Mode != ModeNode {
 		csi.RegisterControllerServer(srv, d)
