@@ -132,7 +132,11 @@ conformance: build cinder-up e2e-tools node-tools e2e-images
 demo: deps build cinder-up
 	$(GO) run ./test/demo --driver $(BIN)/csi-driver --work $(CACHE)/demo
 
+## unit: the build of every package (tools and tests too), gofmt, go vet, then the
+## unit tests with the race detector.
 unit:
+	$(GO) build ./...
+	@unformatted=$$(gofmt -l cmd pkg internal test); [ -z "$$unformatted" ] || { echo "gofmt: not formatted: $$unformatted"; exit 1; }
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./pkg/... ./cmd/... ./internal/... ./test/images/... ./test/sanityrun/...
 
