@@ -44,7 +44,7 @@ $(CACHE)/deps.stamp: Makefile
 ## with the fake cloud, then the real local Cinder (started if needed, left running:
 ## `make cinder-down` stops it) with csi-sanity, the lifecycle, auth and fault tests,
 ## then Nova on top (make openstack-down stops all) with the --attacher nova suites.
-test: deps build unit fuzz sanity cinder-up realcinder openstack-up realnova e2e node-e2e storage-suite
+test: deps build lint unit fuzz sanity cinder-up realcinder openstack-up realnova e2e node-e2e storage-suite
 
 ## realcinder: the suites against the real local Cinder (needs `make cinder-up`), the
 ## upstream csi-sanity binary (csi-test at go.mod's version) among them, and the chaos
@@ -131,6 +131,16 @@ conformance: build cinder-up e2e-tools node-tools e2e-images
 ## the CSI API with readable progress. Cinder is left running (make cinder-down).
 demo: deps build cinder-up
 	$(GO) run ./test/demo --driver $(BIN)/csi-driver --work $(CACHE)/demo
+
+## lint: golangci-lint at a pinned version (built once into .cache/tools, keyed by the
+## version) with .golangci.yml: errcheck, govet, ineffassign, staticcheck, unused.
+GOLANGCI_VERSION := v2.15.0
+GOLANGCI := $(CACHE)/tools/golangci-lint-$(GOLANGCI_VERSION)/golangci-lint
+$(GOLANGCI):
+	@mkdir -p $(dir $@)
+	GOBIN=$(dir $@) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_VERSION)
+lint: $(GOLANGCI)
+	$(GOLANGCI) run ./...
 
 ## unit: the build of every package (tools and tests too), gofmt, go vet, then the
 ## unit tests with the race detector.

@@ -76,15 +76,15 @@ func (d *Driver) findSnapshot(ctx context.Context, a createSnapshotArgs) (*cinde
 	if err != nil {
 		return nil, toStatus(err, "looking up snapshots named %q", a.name)
 	}
-	for i := range found {
-		s := &found[i]
-		if s.VolumeID != a.volumeID {
-			return nil, status.Errorf(codes.AlreadyExists, "%s %s named %q already exists for volume %s, not %s; use another name",
-				kindOf(s), s.ID, a.name, s.VolumeID, a.volumeID)
-		}
-		return s, nil
+	if len(found) == 0 {
+		return nil, nil
 	}
-	return nil, nil
+	s := &found[0]
+	if s.VolumeID != a.volumeID {
+		return nil, status.Errorf(codes.AlreadyExists, "%s %s named %q already exists for volume %s, not %s; use another name",
+			kindOf(s), s.ID, a.name, s.VolumeID, a.volumeID)
+	}
+	return s, nil
 }
 
 func kindOf(s *cinder.Snapshot) string {

@@ -32,7 +32,12 @@ func TestOversizedRequests(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
 	for i := 0; i < 200; i++ {
 		if _, err := os.Stat(filepath.Join(dir, "csi.sock")); err == nil {
 			break

@@ -149,8 +149,8 @@ func startDriver(t *testing.T, bin, work, mode string, args ...string) func() {
 	}
 	pidFile := filepath.Join(work, "driver-"+mode+".pid")
 	_ = os.WriteFile(pidFile, []byte(fmt.Sprint(cmd.Process.Pid)), 0o644)
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
 	stop := func() {
 		_ = cmd.Process.Signal(os.Interrupt)
 		select {
@@ -167,9 +167,9 @@ func startDriver(t *testing.T, bin, work, mode string, args ...string) func() {
 			return stop
 		}
 		select {
-		case err := <-exited:
+		case <-exited:
 			data, _ := os.ReadFile(logf.Name())
-			t.Fatalf("the %s plugin exited (%v):\n%s", mode, err, data)
+			t.Fatalf("the %s plugin exited (%v):\n%s", mode, cmd.ProcessState, data)
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
