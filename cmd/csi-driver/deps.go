@@ -77,6 +77,11 @@ func buildDeps(ctx context.Context, opts driver.Options) (driver.Deps, error) {
 		if err != nil {
 			return deps, err
 		}
+		if opts.Attacher == driver.AttacherCinder {
+			if node.IP, node.Initiator, err = nodeConnector(opts); err != nil {
+				return deps, fmt.Errorf("--iscsi-initiator-file: %w", err)
+			}
+		}
 		deps.Node = node
 	}
 	return deps, nil

@@ -26,8 +26,8 @@ type cinderAttacher struct{ c *Client }
 const attachmentStatusAttached = "attached"
 
 // Attach implements Attacher.
-func (a *cinderAttacher) Attach(ctx context.Context, v *Volume, node string) (*Attachment, error) {
-	c, volumeID := a.c, v.ID
+func (a *cinderAttacher) Attach(ctx context.Context, v *Volume, n Node) (*Attachment, error) {
+	c, volumeID, node := a.c, v.ID, n.ID
 	var err error
 	if existing, ok := attachmentOf(v, node); ok {
 		att, err := a.reuse(ctx, volumeID, node, existing.AttachmentID)
@@ -49,7 +49,7 @@ func (a *cinderAttacher) Attach(ctx context.Context, v *Volume, node string) (*A
 		}
 	}
 
-	created, err := attachments.Create(ctx, c.cinder(mvAttachments), a.createOpts(volumeID, node)).Extract()
+	created, err := attachments.Create(ctx, c.cinder(mvAttachments), createOpts(volumeID, n)).Extract()
 	if err != nil {
 		return nil, fmt.Errorf("attach volume %s to %s: %w", volumeID, node, mapError(err))
 	}
@@ -189,17 +189,18 @@ func (o attachmentCreateOpts) ToAttachmentCreateMap() (map[string]any, error) {
 // createOpts describes the node to Cinder as os-brick would. host is what the
 // volume's attachment later shows as host_name (to admins), and the mountpoint,
 // shown to every user as the attachment's device, names the node too (see
-// csiMountpoint); the rest only matters to backends that export per initiator.
-func (a *cinderAttacher) createOpts(volumeID, node string) attachmentCreateOpts {
+// csiMountpoint); ip and initiator are the node's own (backends that export per
+// initiator or address, iSCSI arrays for one, need them).
+func createOpts(volumeID string, n Node) attachmentCreateOpts {
 	return attachmentCreateOpts{volumeID: volumeID, connector: map[string]any{
-		"host":            node,
-		"ip":              a.c.connectorIP,
-		"initiator":       "",
+		"host":            n.ID,
+		"ip":              firstNonEmpty(n.IP, "127.0.0.1"),
+		"initiator":       n.Initiator,
 		"platform":        "x86_64",
 		"os_type":         "linux",
 		"multipath":       false,
 		"do_local_attach": false,
-		"mountpoint":      csiMountpoint + node,
+		"mountpoint":      csiMountpoint + n.ID,
 	}}
 }
 

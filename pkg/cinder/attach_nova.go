@@ -25,8 +25,8 @@ type novaAttacher struct{ c *Client }
 // Attach implements Attacher. Nova has the volume reserved in Cinder before it
 // answers the POST, so a volume that is "available" afterwards, and not attached,
 // means the attach failed on the compute host.
-func (a *novaAttacher) Attach(ctx context.Context, v *Volume, serverID string) (*Attachment, error) {
-	volumeID := v.ID
+func (a *novaAttacher) Attach(ctx context.Context, v *Volume, node Node) (*Attachment, error) {
+	volumeID, serverID := v.ID, node.ID
 	nova, err := a.c.nova(mvNovaBase)
 	if err != nil {
 		return nil, fmt.Errorf("attach volume %s to server %s: %w", volumeID, serverID, err)

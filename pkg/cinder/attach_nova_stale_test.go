@@ -26,7 +26,7 @@ func TestNovaStaleAttachments(t *testing.T) {
 				f.markAttached(a)
 			},
 			op: func(c *Client, vol string) error {
-				_, err := c.NovaAttacher().Attach(context.Background(), c.known(vol), "server-2")
+				_, err := c.NovaAttacher().Attach(context.Background(), c.known(vol), Node{ID: "server-2"})
 				return err
 			},
 			wantLeft: 1,
@@ -38,7 +38,7 @@ func TestNovaStaleAttachments(t *testing.T) {
 				f.volumes[vol]["status"] = StatusReserved
 			},
 			op: func(c *Client, vol string) error {
-				_, err := c.NovaAttacher().Attach(context.Background(), c.known(vol), "server-1")
+				_, err := c.NovaAttacher().Attach(context.Background(), c.known(vol), Node{ID: "server-1"})
 				return err
 			},
 			wantLeft: 1,
@@ -52,7 +52,7 @@ func TestNovaStaleAttachments(t *testing.T) {
 				f.later(vol, func(map[string]any) { f.markAttached(a) })
 			},
 			op: func(c *Client, vol string) error {
-				_, err := c.NovaAttacher().Attach(context.Background(), c.known(vol), "server-1")
+				_, err := c.NovaAttacher().Attach(context.Background(), c.known(vol), Node{ID: "server-1"})
 				return err
 			},
 			wantLeft: 1,
@@ -65,7 +65,7 @@ func TestNovaStaleAttachments(t *testing.T) {
 				f.markAttached(a)
 			},
 			op: func(c *Client, vol string) error {
-				_, err := c.NovaAttacher().Attach(context.Background(), c.known(vol), "server-2")
+				_, err := c.NovaAttacher().Attach(context.Background(), c.known(vol), Node{ID: "server-2"})
 				return err
 			},
 			wantErr:  ErrAttachedElsewhere,

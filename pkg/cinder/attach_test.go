@@ -27,7 +27,7 @@ func TestNovaAttach(t *testing.T) {
 	ctx := context.Background()
 	nova := c.NovaAttacher()
 
-	att, err := nova.Attach(ctx, c.known(vol), "server-1")
+	att, err := nova.Attach(ctx, c.known(vol), Node{ID: "server-1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,12 +39,12 @@ func TestNovaAttach(t *testing.T) {
 	}
 
 	posts := f.calls("POST", "/os-volume_attachments")
-	again, err := nova.Attach(ctx, c.known(vol), "server-1")
+	again, err := nova.Attach(ctx, c.known(vol), Node{ID: "server-1"})
 	if err != nil || again.AttachmentID != att.AttachmentID || f.calls("POST", "/os-volume_attachments") != posts {
 		t.Errorf("repeated Attach = %+v, %v, %d new POSTs; want the same attachment, no POST", again, err, f.calls("POST", "/os-volume_attachments")-posts)
 	}
 
-	if _, err := nova.Attach(ctx, c.known(vol), "server-2"); !errors.Is(err, ErrAttachedElsewhere) || !strings.Contains(err.Error(), "server-1") {
+	if _, err := nova.Attach(ctx, c.known(vol), Node{ID: "server-2"}); !errors.Is(err, ErrAttachedElsewhere) || !strings.Contains(err.Error(), "server-1") {
 		t.Errorf("Attach to a second server: %v, want ErrAttachedElsewhere naming server-1", err)
 	}
 	ids, err := nova.AttachedVolumes(ctx, "server-1")
@@ -82,7 +82,7 @@ func TestNovaAttachErrors(t *testing.T) {
 			if tc.setup != nil {
 				tc.setup(f)
 			}
-			_, err := c.NovaAttacher().Attach(context.Background(), c.known(tc.volume(vol)), tc.server)
+			_, err := c.NovaAttacher().Attach(context.Background(), c.known(tc.volume(vol)), Node{ID: tc.server})
 			if !errors.Is(err, tc.want) || !strings.Contains(err.Error(), tc.message) {
 				t.Errorf("Attach: %v, want %v mentioning %q", err, tc.want, tc.message)
 			}
@@ -96,7 +96,7 @@ func TestNovaMultiattach(t *testing.T) {
 	f, c, vol := attachFixture(t)
 	f.do(func() { f.volumes[vol]["multiattach"] = true })
 	for _, s := range []string{"server-1", "server-2"} {
-		if _, err := c.NovaAttacher().Attach(context.Background(), c.known(vol), s); err != nil {
+		if _, err := c.NovaAttacher().Attach(context.Background(), c.known(vol), Node{ID: s}); err != nil {
 			t.Fatalf("Attach to %s: %v", s, err)
 		}
 	}
@@ -113,7 +113,7 @@ func TestNovaDetachMissingIsNil(t *testing.T) {
 		{name: "volume", setup: func(*testing.T, *fakeOpenStack, *Client, string) (string, string) { return "vol-9", "server-1" }},
 		{name: "attachment", setup: func(_ *testing.T, _ *fakeOpenStack, _ *Client, vol string) (string, string) { return vol, "server-1" }},
 		{name: "server", setup: func(t *testing.T, f *fakeOpenStack, c *Client, vol string) (string, string) {
-			if _, err := c.NovaAttacher().Attach(context.Background(), c.known(vol), "server-1"); err != nil {
+			if _, err := c.NovaAttacher().Attach(context.Background(), c.known(vol), Node{ID: "server-1"}); err != nil {
 				t.Fatal(err)
 			}
 			f.do(func() { delete(f.servers, "server-1") })
@@ -136,7 +136,7 @@ func TestCinderAttach(t *testing.T) {
 	ctx := context.Background()
 	cinder := c.CinderAttacher()
 
-	att, err := cinder.Attach(ctx, c.known(vol), "node-a")
+	att, err := cinder.Attach(ctx, c.known(vol), Node{ID: "node-a", IP: "192.0.2.7", Initiator: "iqn.1993-08.org.debian:01:5a1b2c3d"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +156,8 @@ func TestCinderAttach(t *testing.T) {
 				t.Errorf("create sent instance_uuid: %v", req)
 			}
 			conn := dig(req, "connector")
-			if conn["host"] != "node-a" || conn["ip"] != "127.0.0.1" || conn["os_type"] != "linux" || conn["multipath"] != false {
+			if conn["host"] != "node-a" || conn["ip"] != "192.0.2.7" || conn["initiator"] != "iqn.1993-08.org.debian:01:5a1b2c3d" ||
+				conn["os_type"] != "linux" || conn["multipath"] != false {
 				t.Errorf("connector %v", conn)
 			}
 			if r.Microversion != "volume 3.27" {
@@ -173,11 +174,11 @@ func TestCinderAttach(t *testing.T) {
 	}
 
 	posts := f.calls("POST", "/attachments")
-	again, err := cinder.Attach(ctx, c.known(vol), "node-a")
+	again, err := cinder.Attach(ctx, c.known(vol), Node{ID: "node-a"})
 	if err != nil || again.AttachmentID != att.AttachmentID || again.Connection == nil || f.calls("POST", "/attachments") != posts {
 		t.Errorf("repeated Attach = %+v, %v; want the same attachment without a new one", again, err)
 	}
-	if _, err := cinder.Attach(ctx, c.known(vol), "node-b"); !errors.Is(err, ErrAttachedElsewhere) || !strings.Contains(err.Error(), "node-a") {
+	if _, err := cinder.Attach(ctx, c.known(vol), Node{ID: "node-b"}); !errors.Is(err, ErrAttachedElsewhere) || !strings.Contains(err.Error(), "node-a") {
 		t.Errorf("Attach to node-b: %v, want ErrAttachedElsewhere naming node-a", err)
 	}
 	ids, err := cinder.AttachedVolumes(ctx, "node-a")
@@ -199,7 +200,7 @@ func TestCinderAttach(t *testing.T) {
 	if err := cinder.Detach(ctx, "vol-9", "node-a"); err != nil {
 		t.Errorf("Detach of a missing volume: %v", err)
 	}
-	if _, err := cinder.Attach(ctx, c.known("vol-9"), "node-a"); !errors.Is(err, ErrNotFound) {
+	if _, err := cinder.Attach(ctx, c.known("vol-9"), Node{ID: "node-a"}); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Attach of a missing volume: %v, want ErrNotFound", err)
 	}
 }
@@ -234,7 +235,7 @@ func TestCinderAttachCleansUp(t *testing.T) {
 		{
 			name: "own attachment without connection info",
 			setup: func(t *testing.T, f *fakeOpenStack, c *Client, vol string) {
-				att, err := c.CinderAttacher().Attach(context.Background(), c.known(vol), "node-a")
+				att, err := c.CinderAttacher().Attach(context.Background(), c.known(vol), Node{ID: "node-a"})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -246,7 +247,7 @@ func TestCinderAttachCleansUp(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f, c, vol := attachFixture(t)
 			tc.setup(t, f, c, vol)
-			att, err := c.CinderAttacher().Attach(context.Background(), c.known(vol), "node-a")
+			att, err := c.CinderAttacher().Attach(context.Background(), c.known(vol), Node{ID: "node-a"})
 			if tc.wantErr != nil {
 				var novaKept bool
 				f.do(func() { novaKept = f.attachments["nova"] != nil })

@@ -24,9 +24,6 @@ type ClientOptions struct {
 	// WrapTransport, if set, wraps the HTTP transport below the retry layer, so it
 	// sees every attempt: the place for API metrics.
 	WrapTransport func(http.RoundTripper) http.RoundTripper
-	// ConnectorIP is the "ip" of the connector sent with Cinder attachments; some
-	// backends export to it. Empty means 127.0.0.1.
-	ConnectorIP string
 }
 
 // Client is the Cloud implementation on gophercloud. It is safe for concurrent use.
@@ -38,8 +35,7 @@ type Client struct {
 	compute    *gophercloud.ServiceClient
 	computeErr error
 
-	connectorIP string
-	retry       *retryTransport
+	retry *retryTransport
 	// pollInitial and pollMax bound the backoff between status polls; tests
 	// shorten them.
 	pollInitial time.Duration
@@ -61,7 +57,6 @@ func NewClient(ctx context.Context, cfg *Config, opts ClientOptions) (*Client, e
 	c := &Client{
 		cfg:         cfg,
 		retry:       retry,
-		connectorIP: firstNonEmpty(opts.ConnectorIP, "127.0.0.1"),
 		pollInitial: time.Second,
 		pollMax:     5 * time.Second,
 		// Checks at 0.5, 1 and 1.75 s: most backends (Ceph, LVM thin, NFS) finish a

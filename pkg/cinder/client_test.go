@@ -78,7 +78,7 @@ func TestNewClientNoAuth(t *testing.T) {
 			t.Errorf("request %s with token %q, want /volume/v3/proj-1/limits with token csi:proj-1", r.Path, r.Token)
 		}
 	}
-	_, err := c.NovaAttacher().Attach(context.Background(), c.known("vol"), "server")
+	_, err := c.NovaAttacher().Attach(context.Background(), c.known("vol"), Node{ID: "server"})
 	if !errors.Is(err, ErrNotSupported) {
 		t.Errorf("Nova attach in noauth mode: %v, want ErrNotSupported", err)
 	}
@@ -136,7 +136,7 @@ func TestNewClientWithoutNova(t *testing.T) {
 	f := newFakeOpenStack(t)
 	f.do(func() { f.noCompute = true })
 	c := f.client(t)
-	_, err := c.NovaAttacher().Attach(context.Background(), c.known("vol"), "server")
+	_, err := c.NovaAttacher().Attach(context.Background(), c.known("vol"), Node{ID: "server"})
 	if !errors.Is(err, ErrNotSupported) || !strings.Contains(err.Error(), "no compute endpoint") {
 		t.Errorf("Attach without Nova: %v, want ErrNotSupported naming the missing endpoint", err)
 	}
@@ -154,7 +154,7 @@ func TestMicroversionsPerCall(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.do(func() { f.servers["server-1"] = true })
-	if _, err := c.NovaAttacher().Attach(ctx, c.known(v.ID), "server-1"); err != nil {
+	if _, err := c.NovaAttacher().Attach(ctx, c.known(v.ID), Node{ID: "server-1"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.ExpandVolume(ctx, v.ID, 2); err != nil {

@@ -52,6 +52,18 @@ type Cloud interface {
 	GetLimits(ctx context.Context) (*Limits, error)
 }
 
+// Node is where Attach attaches a volume. ID is the node as Detach and
+// AttachedVolumes know it: a Nova server UUID, or a host name on the Cinder
+// attachments path, where IP and Initiator describe the node to the backend in the
+// attachment's connector (backends that export per initiator or address use them).
+type Node struct {
+	ID string
+	// IP is the node's address; empty sends 127.0.0.1.
+	IP string
+	// Initiator is the node's iSCSI initiator name; empty when it has none.
+	Initiator string
+}
+
 // Attacher attaches volumes to nodes. There are two implementations: Nova (the node
 // ID is a Nova instance UUID) and Cinder attachments without Nova (the node ID is a
 // host name and the node reaches the volume through the returned connection info).
@@ -61,7 +73,7 @@ type Attacher interface {
 	// It is idempotent: an existing attachment to this node is returned as is.
 	// A missing volume or node is ErrNotFound; a non-multiattach volume attached to
 	// another node is ErrAttachedElsewhere.
-	Attach(ctx context.Context, v *Volume, nodeID string) (*Attachment, error)
+	Attach(ctx context.Context, v *Volume, node Node) (*Attachment, error)
 	// Detach removes the node's attachment and waits until it is gone. A missing
 	// volume, node or attachment is not an error.
 	Detach(ctx context.Context, volumeID, nodeID string) error

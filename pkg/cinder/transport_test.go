@@ -173,6 +173,21 @@ func TestCreateAfterLostAnswerMakesNoDuplicate(t *testing.T) {
 	if len(snaps) != 1 || snaps[0].ID != s.ID {
 		t.Fatalf("snapshots named snap-lost: %+v; want exactly %s", snaps, s.ID)
 	}
+	if n := f.calls("POST", "/snapshots"); n != 1 {
+		t.Errorf("%d snapshot POSTs, want 1", n)
+	}
+	f.injectAfter("POST", "/backups", http.StatusServiceUnavailable, 1)
+	b, err := c.CreateBackup(ctx, "backup-lost", v.ID, nil)
+	if err != nil {
+		t.Fatalf("CreateBackup: %v", err)
+	}
+	backups, _, _ := c.ListBackups(ctx, SnapshotListOpts{Name: "backup-lost"})
+	if len(backups) != 1 || backups[0].ID != b.ID || !b.IsBackup {
+		t.Fatalf("backups named backup-lost: %+v; want exactly %s (got %+v)", backups, b.ID, b)
+	}
+	if n := f.calls("POST", "/backups"); n != 1 {
+		t.Errorf("%d backup POSTs, want 1: the lost answer's backup must be adopted, not made again", n)
+	}
 }
 
 // The waits between tries: Retry-After when the server sends it (seconds or a date),

@@ -42,7 +42,7 @@ func (d *Driver) ControllerPublishVolume(ctx context.Context, req *csi.Controlle
 		}
 		defer release()
 	}
-	att, err := d.deps.Attacher.Attach(ctx, vol, a.nodeID)
+	att, err := d.deps.Attacher.Attach(ctx, vol, a.node)
 	if err != nil {
 		return nil, toStatus(err, "attaching volume %s to node %s", a.volumeID, a.nodeID)
 	}

@@ -18,10 +18,14 @@ import (
 	"github.com/cinder-csi/cinder-csi-driver/pkg/mount"
 )
 
-// NodeIdentity is what the node plugin reports about its node.
+// NodeIdentity is what the node plugin reports about its node. ID is the Nova server
+// UUID, or the host name on the Cinder attachments path, where IP and Initiator (the
+// iSCSI initiator name, empty without one) go into the node ID too (node_id.go).
 type NodeIdentity struct {
-	ID   string
-	Zone string
+	ID        string
+	Zone      string
+	IP        string
+	Initiator string
 }
 
 // Deps are the driver's collaborators. Controller mode needs Cloud and Attacher; node
@@ -57,6 +61,10 @@ type Driver struct {
 	locks *keyLocks
 	// sealer seals connection credentials in publish contexts; nil without a publish key.
 	sealer *sealer
+	// nodeKey (the publish key) signs and checks node IDs of the Cinder path.
+	nodeKey []byte
+	// nodeID is what NodeGetInfo reports.
+	nodeID string
 	// slots counts attachments in flight per node, for the attach limit.
 	slots *attachSlots
 	ready atomic.Bool
@@ -90,7 +98,15 @@ func New(opts Options, deps Deps) (*Driver, error) {
 		if err != nil {
 			return nil, fmt.Errorf("--publish-key-file: %w", err)
 		}
-		d.sealer = s
+		d.sealer, d.nodeKey = s, deps.PublishKey
+	}
+	d.nodeID = deps.Node.ID
+	if opts.Mode != ModeController && opts.Attacher == AttacherCinder {
+		id, err := CinderNodeID(d.nodeKey, deps.Node)
+		if err != nil {
+			return nil, err
+		}
+		d.nodeID = id
 	}
 	return d, nil
 }
@@ -132,7 +148,7 @@ func (d *Driver) Run(ctx context.Context) error {
 	go func() { errc <- srv.Serve(lis) }()
 	d.ready.Store(true)
 	klog.InfoS("CSI driver serving", "driver", d.opts.DriverName, "version", d.deps.Version,
-		"mode", d.opts.Mode, "attacher", d.opts.Attacher, "endpoint", d.opts.Endpoint, "nodeID", d.deps.Node.ID)
+		"mode", d.opts.Mode, "attacher", d.opts.Attacher, "endpoint", d.opts.Endpoint, "nodeID", d.nodeID)
 
 	select {
 	case err = <-errc:

@@ -141,3 +141,7 @@ func newTestNode(t *testing.T) (*Driver, *fakeMounter, *fakeLocator) {
 	}
 	return d, m, l
 }
+
+func testLocators() map[string]mount.DeviceLocator {
+	return map[string]mount.DeviceLocator{mount.AttacherCinder: &fakeLocator{connected: map[string]string{}}}
+}

@@ -147,7 +147,7 @@ func (d *Driver) checkEphemeralCount(ctx context.Context) error {
 // mountEphemeral does what ControllerPublishVolume, NodeStageVolume and
 // NodePublishVolume do for a persistent volume; every step is idempotent.
 func (d *Driver) mountEphemeral(ctx context.Context, a ephemeralArgs, vol *cinder.Volume) error {
-	att, err := d.deps.NodeAttacher.Attach(ctx, vol, d.deps.Node.ID)
+	att, err := d.deps.NodeAttacher.Attach(ctx, vol, d.attachNode())
 	if err != nil {
 		return toStatus(err, "attaching inline ephemeral volume %s to node %s", vol.ID, d.deps.Node.ID)
 	}

@@ -4,10 +4,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"net/url"
 	"path/filepath"
 	"regexp"
 	"strings"
+
+	"github.com/cinder-csi/cinder-csi-driver/pkg/mount"
 )
 
 // Modes and attach paths.
@@ -50,6 +53,11 @@ type Options struct {
 	MetadataSearchOrder string
 	WithTopology        bool
 	NFSMountBase        string
+	// NodeIP and InitiatorFile describe a node of the Cinder attachments path to the
+	// backend (its attachment connector): its address, and where open-iscsi keeps its
+	// initiator name.
+	NodeIP        string
+	InitiatorFile string
 	// PublishKeyFile holds the key that seals connection credentials in publish
 	// contexts; the controller and node plugins must be given the same one.
 	PublishKeyFile string
@@ -99,6 +107,8 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.Ephemeral, "ephemeral", false, "serve CSI inline ephemeral volumes (node mode); the node plugin then needs cloud credentials (--cloud-config) to create, attach and delete them")
 	fs.IntVar(&o.EphemeralMaxSizeGiB, "ephemeral-max-size", 10, "largest inline ephemeral volume in GiB; larger requests fail with OutOfRange")
 	fs.IntVar(&o.EphemeralMaxPerNode, "ephemeral-max-per-node", 8, "inline ephemeral volumes one node may have; more fail with ResourceExhausted")
+	fs.StringVar(&o.NodeIP, "node-ip", "", "with --attacher cinder (node mode): the node's IP address, sent in the attachment connector (the chart passes the pod's status.hostIP); default: the first global address of an interface that is up")
+	fs.StringVar(&o.InitiatorFile, "iscsi-initiator-file", mount.ISCSIInitiatorNameFile, "with --attacher cinder (node mode): open-iscsi's initiator name file; its InitiatorName goes into the attachment connector (iSCSI backends export targets to it); a node without it has none")
 	fs.StringVar(&o.PublishKeyFile, "publish-key-file", "", "file with a key of at least 32 random characters, the same for the controller and node plugins: credentials in Cinder's connection info (iSCSI CHAP passwords, RBD keyrings) travel sealed with it in the publish context; without it such volumes are refused on ControllerPublishVolume")
 	fs.StringVar(&o.StateDir, "state-dir", "/var/lib/cinder-csi", "node directory that must outlive the plugin (a hostPath): iSCSI and RBD records, qcow2 exports, inline ephemeral volumes under <state-dir>/ephemeral")
 }
@@ -132,6 +142,9 @@ func (o *Options) Validate() error {
 	}
 	if o.NodeID != "" && o.Attacher == AttacherCinder && !hostRE.MatchString(o.NodeID) {
 		errs = append(errs, fmt.Errorf("--node-id %q: with --attacher cinder the node ID is a host name (letters, digits, . _ -)", o.NodeID))
+	}
+	if o.NodeIP != "" && net.ParseIP(o.NodeIP) == nil {
+		errs = append(errs, fmt.Errorf("--node-ip %q is not an IP address", o.NodeIP))
 	}
 	if len(o.Cluster) > 255 {
 		errs = append(errs, fmt.Errorf("--cluster is %d characters; at most 255", len(o.Cluster)))

@@ -27,7 +27,7 @@ type connAttacher struct {
 	conn cinder.ConnectionInfo
 }
 
-func (a connAttacher) Attach(ctx context.Context, v *cinder.Volume, node string) (*cinder.Attachment, error) {
+func (a connAttacher) Attach(ctx context.Context, v *cinder.Volume, node cinder.Node) (*cinder.Attachment, error) {
 	att, err := a.Attacher.Attach(ctx, v, node)
 	if err != nil {
 		return nil, err
@@ -94,7 +94,7 @@ func TestPublishContextSealsCredentials(t *testing.T) {
 			loc := &recordingLocator{fakeLocator: fakeLocator{connected: map[string]string{}}}
 			d, err := New(opts, Deps{Cloud: cloud, Attacher: connAttacher{cloud.CinderAttacher(), tt.conn}, MaxVolumesPerNode: 2,
 				Mounter: newFakeMounter(), Locators: map[string]mount.DeviceLocator{mount.AttacherCinder: loc},
-				Node: NodeIdentity{ID: testNode, Zone: "az1"}, PublishKey: []byte(testPublishKey)})
+				Node: testIdentity, PublishKey: []byte(testPublishKey)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -103,7 +103,7 @@ func TestPublishContextSealsCredentials(t *testing.T) {
 			}
 			id := mustCreate(t, d, "sealed")
 			resp, err := call("/csi.v1.Controller/ControllerPublishVolume",
-				&csi.ControllerPublishVolumeRequest{VolumeId: id, NodeId: testNode, VolumeCapability: mountCap()},
+				&csi.ControllerPublishVolumeRequest{VolumeId: id, NodeId: mustNodeID(t, testPublishKey, testIdentity), VolumeCapability: mountCap()},
 				func(ctx context.Context, r any) (any, error) {
 					return d.ControllerPublishVolume(ctx, r.(*csi.ControllerPublishVolumeRequest))
 				})

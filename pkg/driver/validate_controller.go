@@ -6,6 +6,8 @@ import (
 	"github.com/container-storage-interface/spec/lib/go/csi"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/cinder-csi/cinder-csi-driver/pkg/cinder"
 )
 
 // One function per controller RPC turns a request into typed, checked arguments.
@@ -97,22 +99,12 @@ func zoneFromRequirements(r *csi.TopologyRequirement) string {
 
 type publishArgs struct {
 	volumeID string
+	// nodeID is the node's ID for the cloud (node.ID): the host, not the whole node
+	// ID of the Cinder path.
 	nodeID   string
+	node     cinder.Node
 	cap      capability
 	readOnly bool
-}
-
-func (d *Driver) checkNodeID(nodeID string) error {
-	if nodeID == "" {
-		return invalid("node_id is required")
-	}
-	if d.opts.Attacher == AttacherNova && !uuidRE.MatchString(nodeID) {
-		return status.Errorf(codes.NotFound, "node_id %q is not a Nova server UUID, so no such node exists", truncate(nodeID))
-	}
-	if d.opts.Attacher == AttacherCinder && !hostRE.MatchString(nodeID) {
-		return status.Errorf(codes.NotFound, "node_id %q is not a host name, so no such node exists", truncate(nodeID))
-	}
-	return nil
 }
 
 func (d *Driver) validateControllerPublish(req *csi.ControllerPublishVolumeRequest) (publishArgs, error) {
@@ -130,7 +122,9 @@ func (d *Driver) validateControllerPublish(req *csi.ControllerPublishVolumeReque
 	if err := checkID("volume_id", a.volumeID); err != nil {
 		return a, err
 	}
-	return a, d.checkNodeID(a.nodeID)
+	a.node, err = d.nodeOf(a.nodeID, true)
+	a.nodeID = a.node.ID
+	return a, err
 }
 
 func (d *Driver) validateControllerUnpublish(req *csi.ControllerUnpublishVolumeRequest) (publishArgs, error) {
@@ -139,9 +133,10 @@ func (d *Driver) validateControllerUnpublish(req *csi.ControllerUnpublishVolumeR
 		return a, err
 	}
 	if a.nodeID != "" {
-		if err := d.checkNodeID(a.nodeID); err != nil {
-			return a, err
-		}
+		var err error
+		a.node, err = d.nodeOf(a.nodeID, false)
+		a.nodeID = a.node.ID
+		return a, err
 	}
 	return a, nil
 }

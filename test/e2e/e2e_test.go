@@ -108,10 +108,21 @@ func setUp(t *testing.T) *env {
 	// cloud's credentials) for the sidecars, the node plugin (without) for kubelet.
 	// Started after the control plane: cluster.sh up begins by stopping whatever a
 	// PID file in the work directory names, and the sidecars wait for the socket.
+	// Both hold the same publish key, as the chart's Secret gives them; the node
+	// describes itself with --node-ip and open-iscsi's initiator name file.
+	keyFlag, err := realcinder.WritePublishKey(work)
+	if err != nil {
+		t.Fatal(err)
+	}
+	initiatorFile := filepath.Join(work, "initiatorname.iscsi")
+	if err := os.WriteFile(initiatorFile, []byte("InitiatorName="+realcinder.Node(nodeName).Initiator+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	stopController := startDriver(t, bin, work, "controller", "--cloud-config="+clouds, "--cloud=local",
-		"--cluster=e2e", "--expand-in-use=false", "--snapshot-in-use=false", "--logging-format=json")
+		"--cluster=e2e", "--expand-in-use=false", "--snapshot-in-use=false", "--logging-format=json", keyFlag)
 	stopNode := startDriver(t, bin, work, "node", "--node-id="+nodeName, "--zone=nova",
-		"--state-dir="+filepath.Join(work, "state"), "--max-volumes-per-node=8")
+		"--state-dir="+filepath.Join(work, "state"), "--max-volumes-per-node=8", keyFlag,
+		"--node-ip="+realcinder.Node(nodeName).IP, "--iscsi-initiator-file="+initiatorFile)
 	t.Cleanup(func() {
 		stopNode()
 		stopController()
@@ -197,7 +208,7 @@ func TestEndToEnd(t *testing.T) {
 	t.Run("chart accepted by the API server", func(t *testing.T) { e.chartDryRun(ctx, t) })
 
 	must(t, e.k.Apply(ctx, classes))
-	must(t, e.k.Apply(ctx, node))
+	must(t, e.k.Apply(ctx, nodeObjects(e.nodeID(ctx, t))))
 
 	// StorageClass -> PVC Bound -> Cinder volume.
 	must(t, e.k.Apply(ctx, pvc("data", "1Gi", "")))
@@ -482,4 +493,20 @@ func (e *env) chartDryRun(ctx context.Context, t *testing.T) {
 	}
 	t.Logf("chart: %d objects accepted by a server-side dry run", strings.Count(out, "(server dry run)"))
 	e.chartArgsAccepted(ctx, t, rendered)
+}
+
+// nodeID is what the node plugin reports in NodeGetInfo, as node-driver-registrar
+// would put it into the CSINode object: host;ip;initiator;signature on the Cinder path.
+func (e *env) nodeID(ctx context.Context, t *testing.T) string {
+	t.Helper()
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	info, err := csi.NewNodeClient(e.conn).NodeGetInfo(wctx, &csi.NodeGetInfoRequest{}, grpc.WaitForReady(true))
+	if err != nil {
+		t.Fatalf("NodeGetInfo: %v", err)
+	}
+	if want := realcinder.NodeID(nodeName); info.GetNodeId() != want {
+		t.Fatalf("the node plugin reports node ID %q; want %q (its host, --node-ip, initiator name and the publish key's signature)", info.GetNodeId(), want)
+	}
+	return info.GetNodeId()
 }

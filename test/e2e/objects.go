@@ -53,12 +53,13 @@ deletionPolicy: Delete
 parameters: {type: backup}
 `, driverName)
 
-// node is what kubelet and node-driver-registrar would have made for the node
-// from the driver's NodeGetInfo: its ID and its zone as a topology label, which
+// nodeObjects is what kubelet and node-driver-registrar would have made for the node
+// from the driver's NodeGetInfo: its ID (nodeID) and its zone as a topology label, which
 // the provisioner turns into the volume's accessibility requirements; room for
 // pods, Ready, and attach/detach left to the controller manager, as kubelet
 // registers a node by default.
-var node = fmt.Sprintf(`
+func nodeObjects(nodeID string) string {
+	return fmt.Sprintf(`
 apiVersion: v1
 kind: Node
 metadata:
@@ -77,9 +78,10 @@ metadata: {name: %[2]s}
 spec:
   drivers:
   - name: %[1]s
-    nodeID: %[2]s
+    nodeID: %[4]q
     topologyKeys: [%[3]s]
-`, driverName, nodeName, driver.TopologyZoneKey)
+`, driverName, nodeName, driver.TopologyZoneKey, nodeID)
+}
 
 func pvc(name, size, fromSnapshot string) string {
 	return claim(name, "e2e-standard", size, fromSnapshot)

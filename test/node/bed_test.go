@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -181,7 +182,12 @@ func (e *env) install(ctx context.Context, t *testing.T, cloudsFile string) {
 		ds, _ := e2e.Field(o, "spec", "drivers").([]any)
 		for _, d := range ds {
 			m, _ := d.(map[string]any)
-			if m["name"] == driverName && m["nodeID"] == nodeName {
+			// The Cinder path's node ID: host;ip;initiator;signature (pkg/driver/node_id.go),
+			// here with the node's IP from status.hostIP and no initiator (no open-iscsi).
+			if id, _ := m["nodeID"].(string); m["name"] == driverName && strings.HasPrefix(id, nodeName+";") {
+				if f := strings.Split(id, ";"); len(f) != 4 || net.ParseIP(f[1]) == nil || len(f[3]) != 22 {
+					t.Errorf("CSINode %s: the driver's node ID %q is not host;ip;initiator;signature", nodeName, id)
+				}
 				return true
 			}
 		}

@@ -40,7 +40,7 @@ func TestBlockVolume(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := vol.GetVolume().GetVolumeId()
-	w := &Walk{Ctrl: ctrl, Node: node, Dir: dir, Nodes: [2]string{"block-node", "block-node"}, volumes: []string{id}, Say: t.Logf}
+	w := &Walk{Ctrl: ctrl, Node: node, Dir: dir, Nodes: [2]string{NodeID("block-node"), NodeID("block-node")}, volumes: []string{id}, Say: t.Logf}
 	defer func() {
 		if err := w.Cleanup(context.WithoutCancel(ctx)); err != nil {
 			t.Error(err)
@@ -50,7 +50,7 @@ func TestBlockVolume(t *testing.T) {
 	staging, target := filepath.Join(dir, "staging"), filepath.Join(dir, "pod", "dev")
 	pattern := bytes.Repeat([]byte("cinder-csi block "), 256)
 	for round := 0; round < 2; round++ {
-		pub, err := ctrl.ControllerPublishVolume(ctx, &csi.ControllerPublishVolumeRequest{VolumeId: id, NodeId: "block-node", VolumeCapability: blockCap()})
+		pub, err := ctrl.ControllerPublishVolume(ctx, &csi.ControllerPublishVolumeRequest{VolumeId: id, NodeId: NodeID("block-node"), VolumeCapability: blockCap()})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -91,7 +91,7 @@ func TestBlockVolume(t *testing.T) {
 		if _, err := node.NodeUnstageVolume(ctx, &csi.NodeUnstageVolumeRequest{VolumeId: id, StagingTargetPath: staging}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := ctrl.ControllerUnpublishVolume(ctx, &csi.ControllerUnpublishVolumeRequest{VolumeId: id, NodeId: "block-node"}); err != nil {
+		if _, err := ctrl.ControllerUnpublishVolume(ctx, &csi.ControllerUnpublishVolumeRequest{VolumeId: id, NodeId: NodeID("block-node")}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -14,7 +14,10 @@ import (
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
 
+	"github.com/cinder-csi/cinder-csi-driver/pkg/cinder"
+	"github.com/cinder-csi/cinder-csi-driver/pkg/driver"
 	"github.com/cinder-csi/cinder-csi-driver/test/internal/testbed"
+	"github.com/cinder-csi/cinder-csi-driver/test/realcinder"
 )
 
 const (
@@ -41,19 +44,30 @@ func TestChaosNode(t *testing.T) {
 		t.Fatal(err)
 	}
 	loopsBefore := loopDevices(t)
-	const nodeID = "chaos-node-plugin"
+	const host = "chaos-node-plugin"
 	ctrl := newDriverProcess(bed.bin, bed.dir, "controller", "--mode=controller", "--attacher=cinder",
-		"--cloud-config="+bed.clouds, "--cloud=local", "--expand-in-use=false", "--snapshot-in-use=false")
+		"--cloud-config="+bed.clouds, "--cloud=local", "--expand-in-use=false", "--snapshot-in-use=false", bed.keyFlag)
 	if err := ctrl.start(); err != nil {
 		t.Fatal(err)
 	}
 	defer ctrl.stop()
-	node := newDriverProcess(bed.bin, bed.dir, "node", "--mode=node", "--attacher=cinder", "--node-id="+nodeID,
-		"--zone=nova", "--state-dir="+filepath.Join(bed.dir, "state"))
+	// The node describes itself as the chart's node plugin does: --node-ip, open-iscsi's
+	// initiator name file, the publish key that signs its node ID.
+	initiatorFile := filepath.Join(bed.dir, "initiatorname.iscsi")
+	if err := os.WriteFile(initiatorFile, []byte("InitiatorName="+realcinder.Node(host).Initiator+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	node := newDriverProcess(bed.bin, bed.dir, "node", "--mode=node", "--attacher=cinder", "--node-id="+host,
+		"--zone=nova", "--state-dir="+filepath.Join(bed.dir, "state"), "--node-ip="+realcinder.Node(host).IP,
+		"--iscsi-initiator-file="+initiatorFile, bed.keyFlag)
 	if err := node.start(); err != nil {
 		t.Fatal(err)
 	}
 	defer node.stop()
+	nodeID := reportedNodeID(ctx, t, node)
+	if nodeID != realcinder.NodeID(host) {
+		t.Fatalf("the node plugin reports node ID %q; want %q (host, IP, initiator, signature)", nodeID, realcinder.NodeID(host))
+	}
 	c := &chaosClient{p: ctrl, direct: bed.direct}
 
 	name := fmt.Sprintf("chaos-node-%d", time.Now().UnixNano()%1_000_000)
@@ -87,6 +101,9 @@ func TestChaosNode(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// What the node said of itself reached the backend: Cinder stored the attachment's
+	// connector with the node's host, IP and initiator name.
+	checkStoredConnector(ctx, t, bed.direct, volID, realcinder.Node(host))
 	defer func() {
 		for _, s := range []struct {
 			what string
@@ -286,4 +303,23 @@ func daemonsOf(t *testing.T, volID string) []string {
 		return strings.Split(s, "\n")
 	}
 	return nil
+}
+
+// checkStoredConnector checks that volID's one attachment was made with a connector
+// naming node: host, IP and iSCSI initiator, as Cinder's database keeps it.
+func checkStoredConnector(ctx context.Context, t *testing.T, c *cinder.Client, volID string, node driver.NodeIdentity) {
+	t.Helper()
+	ids, err := c.AttachmentIDs(ctx, volID)
+	if err != nil || len(ids) != 1 {
+		t.Errorf("attachments of volume %s: %v, %v; want one", volID, ids, err)
+		return
+	}
+	conn, err := testbed.StoredConnector(ctx, ids[0])
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	if conn["host"] != node.ID || conn["ip"] != node.IP || conn["initiator"] != node.Initiator {
+		t.Errorf("Cinder stored connector %v for attachment %s; want host %q, ip %q, initiator %q", conn, ids[0], node.ID, node.IP, node.Initiator)
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/container-storage-interface/spec/lib/go/csi"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 )
@@ -135,4 +136,20 @@ func keepLog(t *testing.T, path string) {
 		return
 	}
 	t.Logf("the process's log (all its lives): %s", out)
+}
+
+// reportedNodeID is the node ID p's node service reports, as the node-driver-registrar
+// hands it to Kubernetes.
+func reportedNodeID(ctx context.Context, t *testing.T, p *driverProcess) string {
+	t.Helper()
+	conn, err := p.conn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	info, err := csi.NewNodeClient(conn).NodeGetInfo(ctx, &csi.NodeGetInfoRequest{})
+	if err != nil {
+		t.Fatalf("NodeGetInfo: %v", err)
+	}
+	return info.GetNodeId()
 }

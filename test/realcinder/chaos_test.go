@@ -57,7 +57,7 @@ func TestChaosController(t *testing.T) {
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("chaos seed %d", seed)
 	ctrl := newDriverProcess(bed.bin, bed.dir, "controller", "--mode=controller", "--attacher=cinder",
-		"--cloud-config="+clouds, "--cloud=local-noauth", "--cluster=chaos", "--expand-in-use=false", "--snapshot-in-use=false")
+		"--cloud-config="+clouds, "--cloud=local-noauth", "--cluster=chaos", "--expand-in-use=false", "--snapshot-in-use=false", bed.keyFlag)
 	if err := ctrl.start(); err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +149,9 @@ func TestChaosController(t *testing.T) {
 // client (not through the proxy) and the test bed's clouds.yaml.
 type chaosBed struct {
 	bin, dir, clouds string
-	direct           *cinder.Client
+	// keyFlag is --publish-key-file with realcinder.PublishKey, for every process.
+	keyFlag string
+	direct  *cinder.Client
 }
 
 func requireChaosBed(t *testing.T) *chaosBed {
@@ -166,7 +168,12 @@ func requireChaosBed(t *testing.T) *chaosBed {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &chaosBed{bin: driverBinary(t), dir: t.TempDir(), clouds: clouds, direct: direct}
+	dir := t.TempDir()
+	keyFlag, err := realcinder.WritePublishKey(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &chaosBed{bin: driverBinary(t), dir: dir, clouds: clouds, keyFlag: keyFlag, direct: direct}
 }
 
 // proxied starts a chaos proxy in front of the noauth Cinder API and returns it with
@@ -283,11 +290,11 @@ func (c *chaosClient) life(ctx context.Context, name string) error {
 			return err
 		}, func() error { return c.exactly(ctx, name+"-restore", 1) }},
 		{"ControllerPublishVolume", func(ctx context.Context, cc csi.ControllerClient) error {
-			_, err := cc.ControllerPublishVolume(ctx, &csi.ControllerPublishVolumeRequest{VolumeId: volID, NodeId: "chaos-node", VolumeCapability: caps[0]})
+			_, err := cc.ControllerPublishVolume(ctx, &csi.ControllerPublishVolumeRequest{VolumeId: volID, NodeId: realcinder.NodeID("chaos-node"), VolumeCapability: caps[0]})
 			return err
 		}, func() error { return c.attachments(ctx, volID, 1) }},
 		{"ControllerUnpublishVolume", func(ctx context.Context, cc csi.ControllerClient) error {
-			_, err := cc.ControllerUnpublishVolume(ctx, &csi.ControllerUnpublishVolumeRequest{VolumeId: volID, NodeId: "chaos-node"})
+			_, err := cc.ControllerUnpublishVolume(ctx, &csi.ControllerUnpublishVolumeRequest{VolumeId: volID, NodeId: realcinder.NodeID("chaos-node")})
 			return err
 		}, func() error { return c.attachments(ctx, volID, 0) }},
 		{"DeleteVolume (restore)", func(ctx context.Context, cc csi.ControllerClient) error {

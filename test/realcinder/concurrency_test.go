@@ -66,7 +66,7 @@ func TestConcurrency(t *testing.T) {
 	var made []string
 	defer func() {
 		for _, id := range made {
-			_, _ = cs.ControllerUnpublishVolume(context.Background(), &csi.ControllerUnpublishVolumeRequest{VolumeId: id, NodeId: node})
+			_, _ = cs.ControllerUnpublishVolume(context.Background(), &csi.ControllerUnpublishVolumeRequest{VolumeId: id, NodeId: NodeID(node)})
 			_ = retryLikeASidecar(context.Background(), func() error {
 				_, err := cs.DeleteVolume(context.Background(), &csi.DeleteVolumeRequest{VolumeId: id})
 				return err
@@ -118,7 +118,7 @@ func TestConcurrency(t *testing.T) {
 		}
 		publish := func(id string) error {
 			return retryLikeASidecar(ctx, func() error {
-				_, err := cs.ControllerPublishVolume(ctx, &csi.ControllerPublishVolumeRequest{VolumeId: id, NodeId: node, VolumeCapability: volCap})
+				_, err := cs.ControllerPublishVolume(ctx, &csi.ControllerPublishVolumeRequest{VolumeId: id, NodeId: NodeID(node), VolumeCapability: volCap})
 				return err
 			})
 		}

@@ -70,14 +70,41 @@ func NodeDeps() (mount.Mounter, map[string]mount.DeviceLocator) {
 	}
 }
 
+// PublishKey is the publish key (--publish-key-file) of every driver the suites start:
+// node IDs are signed with it, as in a deployment of the chart.
+const PublishKey = "realcinder-suites-publish-key-0123456789abcdef"
+
+// Node is the node a suite's driver plays: the host, a loopback address that is not
+// the attachment connector's default (127.0.0.1) and an iSCSI initiator name of its own.
+func Node(host string) driver.NodeIdentity {
+	return driver.NodeIdentity{ID: host, Zone: "nova", IP: "127.0.0.3", Initiator: "iqn.2026-12.test.cinder-csi:" + host}
+}
+
+// NodeID is the node ID the node plugin of host reports (NodeGetInfo), signed with
+// PublishKey: what Kubernetes would hand ControllerPublishVolume.
+func NodeID(host string) string {
+	id, err := driver.CinderNodeID([]byte(PublishKey), Node(host))
+	if err != nil {
+		panic(err)
+	}
+	return id
+}
+
+// WritePublishKey writes PublishKey into dir for a driver process and returns the
+// --publish-key-file flag.
+func WritePublishKey(dir string) (string, error) {
+	p := filepath.Join(dir, "publish-key")
+	return "--publish-key-file=" + p, os.WriteFile(p, []byte(PublishKey+"\n"), 0o600)
+}
+
 // StartDriver runs the driver in-process on a socket in dir, in "all" mode against
-// the cloud, and returns a connection and a stop function.
-func StartDriver(ctx context.Context, cloud *cinder.Client, dir, nodeID string, maxVolumes int) (*grpc.ClientConn, func() error, error) {
+// the cloud, as the node host (Node), and returns a connection and a stop function.
+func StartDriver(ctx context.Context, cloud *cinder.Client, dir, host string, maxVolumes int) (*grpc.ClientConn, func() error, error) {
 	sock := filepath.Join(dir, "csi.sock")
 	mounter, locators := NodeDeps()
-	return Serve(ctx, DriverOptions("unix://"+sock, nodeID), driver.Deps{
+	return Serve(ctx, DriverOptions("unix://"+sock, host), driver.Deps{
 		Cloud: cloud, Attacher: cloud.CinderAttacher(), Mounter: mounter, Locators: locators,
-		Node: driver.NodeIdentity{ID: nodeID, Zone: "nova"}, MaxVolumesPerNode: maxVolumes, Version: "realcinder-test",
+		Node: Node(host), MaxVolumesPerNode: maxVolumes, Version: "realcinder-test", PublishKey: []byte(PublishKey),
 	})
 }
 

@@ -24,8 +24,8 @@ func startEphemeralNode(ctx context.Context, t *testing.T, c *cinder.Client, dir
 	o := DriverOptions("unix://"+sock, node)
 	o.Mode, o.Ephemeral, o.StateDir, o.EphemeralMaxSizeGiB = driver.ModeNode, true, filepath.Join(dir, "state"), 2
 	mounter, locators := NodeDeps()
-	d, err := driver.New(o, driver.Deps{Mounter: mounter, Locators: locators, Node: driver.NodeIdentity{ID: node, Zone: "nova"},
-		NodeCloud: c, NodeAttacher: c.CinderAttacher(), Version: "ephemeral-test"})
+	d, err := driver.New(o, driver.Deps{Mounter: mounter, Locators: locators, Node: Node(node),
+		NodeCloud: c, NodeAttacher: c.CinderAttacher(), Version: "ephemeral-test", PublishKey: []byte(PublishKey)})
 	if err != nil {
 		t.Fatal(err)
 	}

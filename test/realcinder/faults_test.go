@@ -128,7 +128,7 @@ func TestTransientErrorsAreInvisible(t *testing.T) {
 		}
 	}
 	fp.mu.Unlock()
-	w := &Walk{Ctrl: ctrl, Node: csi.NewNodeClient(conn), Dir: dir, Nodes: [2]string{"fault-node", "fault-node"},
+	w := &Walk{Ctrl: ctrl, Node: csi.NewNodeClient(conn), Dir: dir, Nodes: [2]string{NodeID("fault-node"), NodeID("fault-node")},
 		volumes: []string{vol.GetVolume().GetVolumeId()}, snapshots: []string{snap.GetSnapshot().GetSnapshotId()}, Say: t.Logf}
 	// Cinder refuses to delete a snapshot that is still being made.
 	for i := 0; i < 60; i++ {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
@@ -183,17 +184,20 @@ func (w *Walk) Run(ctx context.Context) (err error) {
 		}
 	}()
 	n1, n2 := w.Nodes[0], w.Nodes[1]
+	// The steps name the hosts; the node IDs of the Cinder path carry more (node_id.go).
+	h1, _, _ := strings.Cut(n1, ";")
+	h2, _, _ := strings.Cut(n2, ";")
 	var src, snap, restored, clone, backup, fromBackup, mnt string
 	steps := []struct {
 		name string
 		f    func() error
 	}{
 		{"create a 1 GiB volume", func() (e error) { src, e = w.create(ctx, "source", gib, nil); return }},
-		{"write data into it on " + n1, func() error {
+		{"write data into it on " + h1, func() error {
 			if mnt, err = w.attach(ctx, src, n1); err != nil {
 				return err
 			}
-			if err := os.WriteFile(filepath.Join(mnt, "hello.txt"), []byte("hello from "+n1), 0o644); err != nil {
+			if err := os.WriteFile(filepath.Join(mnt, "hello.txt"), []byte("hello from "+h1), 0o644); err != nil {
 				return err
 			}
 			return w.detach(ctx, src, n1)
@@ -203,7 +207,7 @@ func (w *Walk) Run(ctx context.Context) (err error) {
 			if mnt, err = w.attach(ctx, src, n1); err != nil {
 				return err
 			}
-			if err := checkFile(mnt, "hello.txt", "hello from "+n1); err != nil {
+			if err := checkFile(mnt, "hello.txt", "hello from "+h1); err != nil {
 				return err
 			}
 			return w.detach(ctx, src, n1)
@@ -218,26 +222,26 @@ func (w *Walk) Run(ctx context.Context) (err error) {
 				Volume: &csi.VolumeContentSource_VolumeSource{VolumeId: restored}}})
 			return
 		}},
-		{"stage the clone on " + n1 + ", read, write", func() error {
+		{"stage the clone on " + h1 + ", read, write", func() error {
 			if mnt, err = w.attach(ctx, clone, n1); err != nil {
 				return err
 			}
-			if err := checkFile(mnt, "hello.txt", "hello from "+n1); err != nil {
+			if err := checkFile(mnt, "hello.txt", "hello from "+h1); err != nil {
 				return err
 			}
 			if err := w.stats(ctx, clone, mnt, gib+gib/2); err != nil {
 				return fmt.Errorf("the filesystem did not grow with the volume: %w", err)
 			}
-			return os.WriteFile(filepath.Join(mnt, "second.txt"), []byte("written on "+n1), 0o644)
+			return os.WriteFile(filepath.Join(mnt, "second.txt"), []byte("written on "+h1), 0o644)
 		}},
-		{"unstage, republish on " + n2 + ", read", func() error {
+		{"unstage, republish on " + h2 + ", read", func() error {
 			if err := w.detach(ctx, clone, n1); err != nil {
 				return err
 			}
 			if mnt, err = w.attach(ctx, clone, n2); err != nil {
 				return err
 			}
-			return errors.Join(checkFile(mnt, "hello.txt", "hello from "+n1), checkFile(mnt, "second.txt", "written on "+n1))
+			return errors.Join(checkFile(mnt, "hello.txt", "hello from "+h1), checkFile(mnt, "second.txt", "written on "+h1))
 		}},
 		{"online expansion is refused precisely", func() error {
 			_, err := w.Ctrl.ControllerExpandVolume(ctx, &csi.ControllerExpandVolumeRequest{VolumeId: clone,
@@ -272,7 +276,7 @@ func (w *Walk) Run(ctx context.Context) (err error) {
 			if mnt, err = w.attach(ctx, fromBackup, n1); err != nil {
 				return err
 			}
-			if err := errors.Join(checkFile(mnt, "hello.txt", "hello from "+n1), checkFile(mnt, "second.txt", "written on "+n1)); err != nil {
+			if err := errors.Join(checkFile(mnt, "hello.txt", "hello from "+h1), checkFile(mnt, "second.txt", "written on "+h1)); err != nil {
 				return err
 			}
 			if err := w.stats(ctx, fromBackup, mnt, 2*gib+gib/2); err != nil {

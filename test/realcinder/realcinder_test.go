@@ -126,7 +126,7 @@ func TestLifecycle(t *testing.T) {
 			t.Errorf("driver: %v", err)
 		}
 	}()
-	w := NewWalk(conn, dir, [2]string{"walk-node-a", "walk-node-b"}, t.Logf)
+	w := NewWalk(conn, dir, [2]string{NodeID("walk-node-a"), NodeID("walk-node-b")}, t.Logf)
 	if err := w.Run(ctx); err != nil {
 		t.Fatal(err)
 	}

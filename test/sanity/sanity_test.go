@@ -19,13 +19,13 @@ import (
 
 const nodeID = "sanity-node-1"
 
-// skipped lists sanity cases that cannot apply to this configuration, each with why.
-var skipped = map[string]string{
-	// On the Cinder-attachments path a node is a host name Cinder has never seen
-	// before its first attachment: Cinder keeps no registry of hosts, so an unknown
-	// node cannot be told from a new one. (The Nova path answers NotFound.)
-	"should fail when the node does not exist": "no host registry on the Cinder-attachments path",
-}
+// skipped lists sanity cases that cannot apply to this configuration, each with why:
+// none. (A node that does not exist is told apart on the Cinder-attachments path by
+// its node ID's signature, made with the publish key: pkg/driver/node_id.go.)
+var skipped = map[string]string{}
+
+// publishKey is the key of the driver under test (--publish-key-file).
+const publishKey = "sanity-publish-key-0123456789abcdef0123"
 
 // requireRealNode skips where the node service cannot run for real, or fails there
 // when REQUIRE_HOST_TESTS=1 (as make test sets it), so CI cannot pass by skipping.
@@ -62,7 +62,8 @@ func TestSanity(t *testing.T) {
 				"file": mount.NewFileConnector(mount.NewLoopDevices(exe)),
 			}),
 		},
-		Node:              driver.NodeIdentity{ID: nodeID, Zone: "nova"},
+		Node:              driver.NodeIdentity{ID: nodeID, Zone: "nova", IP: "127.0.0.1", Initiator: "iqn.2026-12.test.cinder-csi:sanity"},
+		PublishKey:        []byte(publishKey),
 		MaxVolumesPerNode: 8,
 		Version:           "sanity",
 	})
@@ -82,7 +83,7 @@ func TestSanity(t *testing.T) {
 
 	cfg := sanityrun.Config(dir, sock)
 	sanityrun.Run(t, cfg, "sanity (fake cloud, real loop devices)",
-		sanityrun.Want{MinPassed: 92, Named: skipped, Messages: sanityrun.DriverSkips}, 20*time.Minute)
+		sanityrun.Want{MinPassed: 93, Named: skipped, Messages: sanityrun.DriverSkips}, 20*time.Minute)
 
 	assertNoLeaks(t, cloud, dir)
 }

@@ -23,8 +23,8 @@ func (c *Cloud) NovaAttacher() *Attacher { return &Attacher{c: c, nova: true} }
 func (c *Cloud) CinderAttacher() *Attacher { return &Attacher{c: c} }
 
 // Attach is idempotent per node and refuses a second node for non-multiattach volumes.
-func (a *Attacher) Attach(ctx context.Context, vol *cinder.Volume, nodeID string) (*cinder.Attachment, error) {
-	c, volumeID := a.c, vol.ID
+func (a *Attacher) Attach(ctx context.Context, vol *cinder.Volume, node cinder.Node) (*cinder.Attachment, error) {
+	c, volumeID, nodeID := a.c, vol.ID, node.ID
 	if err := c.enter("Attach"); err != nil {
 		return nil, err
 	}
@@ -68,7 +68,20 @@ func (a *Attacher) Attach(ctx context.Context, vol *cinder.Volume, nodeID string
 	defer c.mu.Unlock()
 	v.Attachments = append(v.Attachments, at)
 	setStatus(v, cinder.StatusInUse)
+	if c.connectors == nil {
+		c.connectors = map[string]cinder.Node{}
+	}
+	c.connectors[at.AttachmentID] = node
 	return a.result(v, at), nil
+}
+
+// Connector returns the node an attachment was made for, as Attach received it (the
+// connector a real Cinder gets: host, IP, initiator).
+func (c *Cloud) Connector(attachmentID string) (cinder.Node, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n, ok := c.connectors[attachmentID]
+	return n, ok
 }
 
 func (a *Attacher) matches(at cinder.VolumeAttachment, nodeID string) bool {

@@ -21,13 +21,15 @@ type Cloud struct {
 	snapshots map[string]*snapshot
 	backups   map[string]*snapshot
 	servers   map[string]bool
-	types     map[string]VolumeType
-	zones     []string
-	limits    cinder.Limits
-	latency   time.Duration
-	fileDir   string
-	calls     map[string]int
-	failures  map[string][]error
+	// connectors records the Node each attachment was made for (Connector).
+	connectors map[string]cinder.Node
+	types      map[string]VolumeType
+	zones      []string
+	limits     cinder.Limits
+	latency    time.Duration
+	fileDir    string
+	calls      map[string]int
+	failures   map[string][]error
 }
 
 // VolumeType is a volume type the fake knows.
