@@ -30,6 +30,8 @@ type env struct {
 	timings   []timing
 	yardstick *testbed.Yardstick // see stack
 	driverBin string
+	// attachments are the VolumeAttachments playKubelet saw attached (checkNoSecrets).
+	attachments []map[string]any
 }
 
 type timing struct {
@@ -153,7 +155,7 @@ func startDriver(t *testing.T, bin, work, mode string, args ...string) func() {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, append([]string{"--mode=" + mode, "--attacher=cinder", "--endpoint=unix://" + sock, "--v=4"}, args...)...)
+	cmd := exec.Command(bin, append([]string{"--mode=" + mode, "--attacher=cinder", "--endpoint=unix://" + sock, "--v=10"}, args...)...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -304,6 +306,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 	e.checkNothingLeft(ctx, t, before)
 	e.checkJSONLogs(t, "driver-controller", "csi-provisioner", "csi-attacher", "csi-resizer", "csi-snapshotter", "snapshot-controller")
+	e.checkNoSecrets(t)
 	e.printTimings()
 }
 
@@ -387,6 +390,7 @@ func (e *env) playKubelet(ctx context.Context, t *testing.T, name, volumeID stri
 	}
 	va, err := e.k.Get(ctx, "volumeattachment", name)
 	must(t, err)
+	e.attachments = append(e.attachments, va)
 	e.volumesInUse(ctx, t, "kubernetes.io/csi/"+driverName+"^"+volumeID)
 	pc := map[string]string{}
 	if m, ok := Field(va, "status", "attachmentMetadata").(map[string]any); ok {
