@@ -38,7 +38,13 @@ func (c *Client) CreateSnapshot(ctx context.Context, name, volumeID string, meta
 	if err != nil {
 		return nil, fmt.Errorf("create snapshot %q of volume %s: %w", name, volumeID, err)
 	}
-	return c.briefWaitSnapshot(ctx, made), nil
+	// Settled after the brief wait, which gives an interrupted create's snapshot
+	// time to show (volumes_settle.go).
+	made, err = c.settleSnapshot(ctx, c.briefWaitSnapshot(ctx, made))
+	if err != nil {
+		return nil, fmt.Errorf("create snapshot %q of volume %s: %w", name, volumeID, err)
+	}
+	return made, nil
 }
 
 // briefWaitSnapshot returns s once available or failed, or as last seen when

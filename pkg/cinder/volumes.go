@@ -43,9 +43,23 @@ func (c *Client) CreateVolume(ctx context.Context, opts CreateVolumeOpts) (*Volu
 		return nil, fmt.Errorf("create volume %q: %w", opts.Name, err)
 	}
 	klog.V(4).InfoS("Cinder accepted the volume, waiting until it is available", "volumeID", id, "name", opts.Name)
+	vol, err := c.waitCreated(ctx, id, opts.Name)
+	if err != nil {
+		return nil, err
+	}
+	if vol, err = c.settleVolume(ctx, vol); err != nil {
+		return nil, fmt.Errorf("create volume %q: %w", opts.Name, err)
+	}
+	klog.V(2).InfoS("Volume available", "volumeID", vol.ID, "name", opts.Name, "sizeGiB", vol.SizeGiB)
+	return vol, nil
+}
 
+// waitCreated waits until the new volume id is available. One that ends in an error
+// state is deleted (a retry must not find it by name); one still creating when ctx
+// ends is left for the caller's retry, which finds it by name and waits again.
+func (c *Client) waitCreated(ctx context.Context, id, name string) (*Volume, error) {
 	var vol *Volume
-	err = c.waitAfterRequest(ctx, "volume "+id+" to become available", func(ctx context.Context) (bool, string, error) {
+	err := c.waitAfterRequest(ctx, "volume "+id+" to become available", func(ctx context.Context) (bool, string, error) {
 		v, err := c.GetVolume(ctx, id)
 		if err != nil {
 			if errors.Is(err, ErrNotFound) {
@@ -57,15 +71,13 @@ func (c *Client) CreateVolume(ctx context.Context, opts CreateVolumeOpts) (*Volu
 		return v.Status == StatusAvailable || isErrorStatus(v.Status), "status " + v.Status, nil
 	})
 	if err != nil {
-		// Left as it is: the caller's retry finds it by name and waits again.
-		return nil, fmt.Errorf("create volume %q: %w", opts.Name, err)
+		return nil, fmt.Errorf("create volume %q: %w", name, err)
 	}
 	if vol.Status != StatusAvailable {
 		c.deleteFailedVolume(ctx, id)
 		return nil, fmt.Errorf("%w: volume %s (%q) ended in status %q and was deleted; Cinder's user messages for it (openstack volume message list) tell why",
-			ErrBackend, id, opts.Name, vol.Status)
+			ErrBackend, id, name, vol.Status)
 	}
-	klog.V(2).InfoS("Volume available", "volumeID", id, "name", opts.Name, "sizeGiB", vol.SizeGiB)
 	return vol, nil
 }
 

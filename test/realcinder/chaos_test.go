@@ -64,7 +64,8 @@ func TestChaosController(t *testing.T) {
 	defer ctrl.stop()
 
 	prefix := fmt.Sprintf("chaos-%d", time.Now().UnixNano()%1_000_000)
-	mon := &duplicateMonitor{cloud: bed.direct, prefix: prefix, seen: map[string][]string{}}
+	mon := &duplicateMonitor{cloud: bed.direct, prefix: prefix, seen: map[string][]string{},
+		inFlight: map[string]int{}, touched: map[string]bool{}, settling: map[string]bool{}}
 	monCtx, stopMon := context.WithCancel(ctx)
 	monDone := make(chan struct{})
 	go func() { mon.run(monCtx); close(monDone) }()
@@ -82,7 +83,7 @@ func TestChaosController(t *testing.T) {
 		close(killsDone)
 	}()
 
-	c := &chaosClient{p: ctrl, direct: bed.direct}
+	c := &chaosClient{p: ctrl, direct: bed.direct, mon: mon}
 	deadline := time.Now().Add(chaosBudget)
 	var lives atomic.Int64
 	var wg sync.WaitGroup
@@ -121,10 +122,10 @@ func TestChaosController(t *testing.T) {
 	<-monDone
 	faults, injected := proxy.summary()
 	dups := mon.duplicates()
-	t.Logf("chaos: %d operations (%d calls) in %d volume lives, %d controller kills, %s; %d leaked, %d duplicated",
-		c.ops.Load(), c.calls.Load(), lives.Load(), ctrl.kills, faults, len(left), len(dups))
-	fmt.Printf("chaos controller: operations=%d calls=%d lives=%d kills=%d faults=%d leaks=%d duplicates=%d\n",
-		c.ops.Load(), c.calls.Load(), lives.Load(), ctrl.kills, injected, len(left), len(dups))
+	t.Logf("chaos: %d operations (%d calls) in %d volume lives, %d controller kills, %s; %d leaked, %d duplicated, %d settled during their create",
+		c.ops.Load(), c.calls.Load(), lives.Load(), ctrl.kills, faults, len(left), len(dups), mon.settled())
+	fmt.Printf("chaos controller: operations=%d calls=%d lives=%d kills=%d faults=%d leaks=%d duplicates=%d settled=%d\n",
+		c.ops.Load(), c.calls.Load(), lives.Load(), ctrl.kills, injected, len(left), len(dups), mon.settled())
 	for _, l := range left {
 		t.Errorf("left in Cinder: %s", l)
 	}
@@ -220,6 +221,7 @@ func (b *chaosBed) proxied(t *testing.T, rate float64) (*chaosProxy, string) {
 type chaosClient struct {
 	p      *driverProcess
 	direct *cinder.Client
+	mon    *duplicateMonitor // told which names have a create in flight
 	ops    atomic.Int64 // operations that ended in success
 	calls  atomic.Int64 // attempts
 }
@@ -310,8 +312,18 @@ func (c *chaosClient) life(ctx context.Context, name string) error {
 			return err
 		}, nil},
 	}
+	creates := map[string]string{"CreateVolume": "volume " + name, "CreateSnapshot": "snapshot " + name + "-snap",
+		"CreateVolume from snapshot": "volume " + name + "-restore"}
 	for _, s := range steps {
-		if err := c.do(ctx, s.what, s.call); err != nil {
+		key, isCreate := creates[s.what]
+		if isCreate {
+			c.mon.begin(key)
+		}
+		err := c.do(ctx, s.what, s.call)
+		if isCreate {
+			c.mon.end(key)
+		}
+		if err != nil {
 			return err
 		}
 		if s.then != nil {
@@ -352,16 +364,52 @@ func (c *chaosClient) attachments(ctx context.Context, volumeID string, n int) e
 }
 
 // duplicateMonitor lists the run's volumes and snapshots in Cinder, directly, over
-// and over, and remembers every name that ever had two.
+// and over, and remembers every name that ever had two while no create of it was in
+// flight: a duplicate Kubernetes could see. Two while the create runs are the driver
+// settling what an interrupted create made (pkg/cinder/volumes_settle.go): counted,
+// and an error only if they outlive the create.
 type duplicateMonitor struct {
-	cloud  *cinder.Client
-	prefix string
-	mu     sync.Mutex
-	seen   map[string][]string // "volume <name>" -> IDs, when more than one
+	cloud    *cinder.Client
+	prefix   string
+	mu       sync.Mutex
+	seen     map[string][]string // "volume <name>" -> IDs, when more than one
+	inFlight map[string]int      // creates in flight per key
+	touched  map[string]bool     // keys with a create in flight since the last scan began
+	settling map[string]bool     // keys seen twice during their create
+}
+
+func (m *duplicateMonitor) begin(key string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.inFlight[key]++
+	m.touched[key] = true
+}
+
+func (m *duplicateMonitor) end(key string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.inFlight[key]--
+}
+
+// settled is how many names had two during their create and one after.
+func (m *duplicateMonitor) settled() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.settling)
 }
 
 func (m *duplicateMonitor) run(ctx context.Context) {
 	for ctx.Err() == nil {
+		// A create in flight at any time during the scan may be settling its name.
+		m.mu.Lock()
+		busy := map[string]bool{}
+		for k, n := range m.inFlight {
+			if n > 0 {
+				busy[k] = true
+			}
+		}
+		m.touched = map[string]bool{}
+		m.mu.Unlock()
 		byName := map[string][]string{}
 		if vols, _, err := m.cloud.ListVolumes(ctx, cinder.ListOpts{}); err == nil {
 			for _, v := range vols {
@@ -379,7 +427,11 @@ func (m *duplicateMonitor) run(ctx context.Context) {
 		}
 		m.mu.Lock()
 		for k, ids := range byName {
-			if len(ids) > 1 {
+			switch {
+			case len(ids) < 2:
+			case busy[k] || m.touched[k] || m.inFlight[k] > 0:
+				m.settling[k] = true
+			default:
 				m.seen[k] = ids
 			}
 		}

@@ -1,0 +1,94 @@
+package cinder
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"k8s.io/klog/v2"
+)
+
+// A create interrupted by a crash (the controller killed while its POST was with
+// Cinder) can still make a volume or snapshot after the retry looked for the name and
+// made its own: Cinder's creates have no idempotency token, and the API inserts the
+// row some hundreds of milliseconds after it took the request. So a create, once its
+// result is known, settles the name: every process picks the same survivor, the
+// earliest created, then the lowest ID (Cinder keeps created_at to the second). If it
+// is not ours, ours is deleted and the survivor returned; other duplicates are deleted
+// unless something is attached to them.
+
+// namesake is what settling needs of a volume or snapshot.
+type namesake struct {
+	id       string
+	created  time.Time
+	ignore   bool // failed or being deleted: not a duplicate
+	attached bool
+}
+
+// settle deletes the duplicates among items of one name (del) and returns the
+// survivor's ID; what names the kind for the log.
+func settle(ctx context.Context, what, name, ours string, items []namesake, del func(context.Context, string) error) (string, error) {
+	live := slices.DeleteFunc(items, func(n namesake) bool { return n.ignore })
+	if len(live) <= 1 {
+		return ours, nil
+	}
+	keep := slices.MinFunc(live, func(a, b namesake) int {
+		if c := a.created.Compare(b.created); c != 0 {
+			return c
+		}
+		return strings.Compare(a.id, b.id)
+	})
+	for _, n := range live {
+		if n.id == keep.id || (n.id != ours && n.attached) {
+			continue
+		}
+		if err := del(ctx, n.id); err != nil {
+			if n.id == ours {
+				return "", fmt.Errorf("%s %s duplicates %s (%q, made by an interrupted create) and deleting it failed: %w", what, ours, keep.id, name, err)
+			}
+			klog.ErrorS(err, "Could not delete a duplicate; delete it by hand", "what", what, "id", n.id, "name", name, "kept", keep.id)
+			continue
+		}
+		klog.InfoS("Deleted a duplicate of the same name, made by an interrupted create", "what", what, "id", n.id, "name", name, "kept", keep.id)
+	}
+	return keep.id, nil
+}
+
+// settleVolume settles the name of ours, a volume just created and available.
+func (c *Client) settleVolume(ctx context.Context, ours *Volume) (*Volume, error) {
+	found, err := c.FindVolumesByName(ctx, ours.Name)
+	if err != nil {
+		klog.InfoS("Could not check the new volume's name for duplicates; keeping it", "volumeID", ours.ID, "name", ours.Name, "err", err)
+		return ours, nil
+	}
+	items := make([]namesake, 0, len(found))
+	for _, v := range found {
+		items = append(items, namesake{id: v.ID, created: v.CreatedAt, attached: len(v.Attachments) > 0,
+			ignore: isErrorStatus(v.Status) || v.Status == StatusDeleting})
+	}
+	keep, err := settle(ctx, "volume", ours.Name, ours.ID, items, c.DeleteVolume)
+	if err != nil || keep == ours.ID {
+		return ours, err
+	}
+	return c.waitCreated(ctx, keep, ours.Name)
+}
+
+// settleSnapshot settles the name of ours, a snapshot of volumeID just created.
+func (c *Client) settleSnapshot(ctx context.Context, ours *Snapshot) (*Snapshot, error) {
+	found, _, err := c.ListSnapshots(ctx, SnapshotListOpts{Name: ours.Name, VolumeID: ours.VolumeID})
+	if err != nil {
+		klog.InfoS("Could not check the new snapshot's name for duplicates; keeping it", "snapshotID", ours.ID, "name", ours.Name, "err", err)
+		return ours, nil
+	}
+	items := make([]namesake, 0, len(found))
+	for i := range found {
+		items = append(items, namesake{id: found[i].ID, created: found[i].CreatedAt, ignore: found[i].Failed() || found[i].Status == StatusDeleting})
+	}
+	keep, err := settle(ctx, "snapshot", ours.Name, ours.ID, items, c.DeleteSnapshot)
+	if err != nil || keep == ours.ID {
+		return ours, err
+	}
+	return c.GetSnapshot(ctx, keep)
+}
