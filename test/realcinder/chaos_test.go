@@ -222,8 +222,8 @@ type chaosClient struct {
 	p      *driverProcess
 	direct *cinder.Client
 	mon    *duplicateMonitor // told which names have a create in flight
-	ops    atomic.Int64 // operations that ended in success
-	calls  atomic.Int64 // attempts
+	ops    atomic.Int64      // operations that ended in success
+	calls  atomic.Int64      // attempts
 }
 
 // final are the codes a sidecar would not retry into success: a wrong request.
