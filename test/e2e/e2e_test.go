@@ -288,6 +288,7 @@ func TestEndToEnd(t *testing.T) {
 	// The chart's default binding: a pod's WaitForFirstConsumer claim, placed by the
 	// scheduler and attached by the controller manager.
 	podBound, podAttached := e.podWithWaitingClaim(ctx, t)
+	t.Run("a zone Cinder lacks is refused, not ignored", func(t *testing.T) { e.zoneReachesCinder(ctx, t) })
 	create, attach := e.cinderCreate(ctx, t), e.cinderAttach(ctx, t)
 	e.timings = append(e.timings,
 		timing{what: "pod -> WFFC claim Bound", kube: podBound, ours: create, cinderWhat: "Cinder volume create -> available"},
