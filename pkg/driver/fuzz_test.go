@@ -148,3 +148,25 @@ func FuzzUnsealConnection(f *testing.F) {
 		}
 	})
 }
+
+// FuzzNodeID: any node_id is refused or taken without a panic; one taken with a key
+// is exactly what CinderNodeID makes of the node it names, so nothing else passes.
+func FuzzNodeID(f *testing.F) {
+	for _, s := range []string{"node-1", "node-1;192.0.2.7;iqn.1993-08.org.debian:01:ab;AAAAAAAAAAAAAAAAAAAAAA", "a;;;", ";;", "n;::1;;x"} {
+		f.Add(s, true)
+		f.Add(s, false)
+	}
+	signed, _ := CinderNodeID([]byte(testPublishKey), testIdentity)
+	f.Add(signed, true)
+	f.Fuzz(func(t *testing.T, nodeID string, publish bool) {
+		d := &Driver{opts: Options{Attacher: AttacherCinder}, nodeKey: []byte(testPublishKey)}
+		n, err := d.nodeOf(nodeID, publish)
+		if err != nil || !strings.Contains(nodeID, nodeIDSep) {
+			return
+		}
+		want, werr := CinderNodeID([]byte(testPublishKey), NodeIdentity{ID: n.ID, IP: n.IP, Initiator: n.Initiator})
+		if werr != nil || want != nodeID {
+			t.Errorf("nodeOf took %q as %+v, but that node's ID is %q (%v)", nodeID, n, want, werr)
+		}
+	})
+}
