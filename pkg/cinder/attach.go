@@ -112,7 +112,7 @@ func (c *Client) deleteAttachment(ctx context.Context, volumeID, attachmentID st
 	return nil
 }
 
-// AttachmentIDs lists the IDs of every Cinder attachment of volumeID, or of the whole
+// AttachmentIDs describes ("<id> (<volume>, <status>)") every Cinder attachment of volumeID, or of the whole
 // project when volumeID is "", reserved ones included: what an inventory of leaks
 // needs, since a volume's "attachments" shows complete ones only.
 func (c *Client) AttachmentIDs(ctx context.Context, volumeID string) ([]string, error) {

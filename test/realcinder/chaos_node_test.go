@@ -314,12 +314,13 @@ func checkStoredConnector(ctx context.Context, t *testing.T, c *cinder.Client, v
 		t.Errorf("attachments of volume %s: %v, %v; want one", volID, ids, err)
 		return
 	}
-	conn, err := testbed.StoredConnector(ctx, ids[0])
+	id, _, _ := strings.Cut(ids[0], " ") // "<id> (<volume>, <status>)"
+	conn, err := testbed.StoredConnector(ctx, id)
 	if err != nil {
 		t.Error(err)
 		return
 	}
 	if conn["host"] != node.ID || conn["ip"] != node.IP || conn["initiator"] != node.Initiator {
-		t.Errorf("Cinder stored connector %v for attachment %s; want host %q, ip %q, initiator %q", conn, ids[0], node.ID, node.IP, node.Initiator)
+		t.Errorf("Cinder stored connector %v for attachment %s; want host %q, ip %q, initiator %q", conn, id, node.ID, node.IP, node.Initiator)
 	}
 }

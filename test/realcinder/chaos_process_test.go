@@ -147,7 +147,9 @@ func reportedNodeID(ctx context.Context, t *testing.T, p *driverProcess) string 
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	info, err := csi.NewNodeClient(conn).NodeGetInfo(ctx, &csi.NodeGetInfoRequest{})
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	info, err := csi.NewNodeClient(conn).NodeGetInfo(wctx, &csi.NodeGetInfoRequest{}, grpc.WaitForReady(true))
 	if err != nil {
 		t.Fatalf("NodeGetInfo: %v", err)
 	}
