@@ -18,7 +18,6 @@ import (
 	"github.com/gophercloud/gophercloud/v2/pagination"
 
 	"github.com/cinder-csi/cinder-csi-driver/pkg/cinder"
-	"github.com/cinder-csi/cinder-csi-driver/test/realnova"
 )
 
 // Inventory is every volume, snapshot, backup and attachment (reserved ones too) in
@@ -94,7 +93,7 @@ type Yardstick struct {
 // NewYardstick authenticates to cloudName of the test bed's clouds.yaml and warms
 // the token with one call.
 func NewYardstick(ctx context.Context, cloudName string) (*Yardstick, error) {
-	st, err := realnova.NewStack(ctx, cloudName)
+	st, err := Login(ctx, cloudName)
 	if err != nil {
 		return nil, err
 	}
