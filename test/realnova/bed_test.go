@@ -11,6 +11,7 @@ import (
 	"github.com/container-storage-interface/spec/lib/go/csi"
 
 	"github.com/cinder-csi/cinder-csi-driver/pkg/cinder"
+	"github.com/cinder-csi/cinder-csi-driver/test/internal/testbed"
 	"github.com/cinder-csi/cinder-csi-driver/test/realcinder"
 	"github.com/cinder-csi/cinder-csi-driver/test/sanityrun"
 )
@@ -55,6 +56,7 @@ func newBed(t *testing.T) *bed {
 	if err != nil {
 		t.Fatal(err)
 	}
+	settle(t, st, cloud)
 	// Short socket paths: unix sockets are limited to 108 bytes.
 	dir, err := os.MkdirTemp("", "rn")
 	if err != nil {
@@ -68,6 +70,35 @@ func newBed(t *testing.T) *bed {
 		os.RemoveAll(dir)
 	})
 	return b
+}
+
+// settleTimeout bounds the wait for a test's deletes (Cinder and Nova delete
+// asynchronously) to bring the project back to what it held before the test.
+const settleTimeout = 3 * time.Minute
+
+// settle takes the project's inventory (volumes, snapshots, backups, attachments,
+// servers) and, when the test and all its cleanups are done, fails it unless the
+// inventory is the same again within settleTimeout, listing every difference.
+// Call it before anything registers a cleanup: cleanups run last-in first-out.
+func settle(t *testing.T, st *Stack, cloud *cinder.Client) {
+	t.Helper()
+	listers := []testbed.Lister{testbed.Cinder(cloud), testbed.Servers(st.Compute)}
+	before, err := testbed.Take(context.Background(), listers...)
+	if err != nil {
+		t.Fatalf("inventory before the test: %v", err)
+	}
+	t.Cleanup(func() {
+		// A minute over the wait, for a list call that hangs.
+		ctx, cancel := context.WithTimeout(context.Background(), settleTimeout+time.Minute)
+		defer cancel()
+		left, err := testbed.Settle(ctx, before, settleTimeout, listers...)
+		if err != nil {
+			t.Errorf("inventory after the test: %v", err)
+		}
+		if len(left) > 0 {
+			t.Errorf("the project differs from before the test after waiting %v:\n  %s", settleTimeout, strings.Join(left, "\n  "))
+		}
+	})
 }
 
 // server boots a test server, deleted at the end of the test.
@@ -122,36 +153,6 @@ func (b *bed) attachedVolumes(t *testing.T, srv *Server) []string {
 		}
 	}
 	return out
-}
-
-// leftovers lists the volumes and snapshots whose names start with one of prefixes.
-func (b *bed) leftovers(t *testing.T, prefixes ...string) []string {
-	t.Helper()
-	ctx := context.Background()
-	var left []string
-	vols, _, err := b.cloud.ListVolumes(ctx, cinder.ListOpts{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	snaps, _, err := b.cloud.ListSnapshots(ctx, cinder.SnapshotListOpts{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	names := map[string]string{}
-	for _, v := range vols {
-		names["volume "+v.ID] = v.Name
-	}
-	for _, s := range snaps {
-		names["snapshot "+s.ID] = s.Name
-	}
-	for what, name := range names {
-		for _, p := range prefixes {
-			if strings.HasPrefix(name, p) {
-				left = append(left, what+" ("+name+")")
-			}
-		}
-	}
-	return left
 }
 
 // Capability helpers for the CSI calls the tests make.

@@ -8,4 +8,8 @@
 // test server as a loop device over the file Cinder's connection info names, and
 // link it as /dev/disk/by-id/virtio-<serial> in that server's own device
 // directory. The driver's node service finds, stages and publishes it unmodified.
+//
+// Every test takes the project's inventory first (volumes, snapshots, backups,
+// Cinder attachments, servers: test/internal/testbed) and, after its cleanups,
+// fails unless the project holds exactly that again within three minutes.
 package realnova

@@ -4,15 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
 	"time"
 
-	"github.com/gophercloud/gophercloud/v2"
 	"github.com/gophercloud/gophercloud/v2/openstack/blockstorage/v3/attachments"
-	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/volumeattach"
 	"k8s.io/klog/v2"
 	utilexec "k8s.io/utils/exec"
 
@@ -115,7 +112,7 @@ func (h *Hypervisor) sync(ctx context.Context) {
 	defer h.mu.Unlock()
 	want := map[string]map[string]bool{}
 	for id := range h.vms {
-		vols, err := h.serverVolumes(ctx, id)
+		vols, err := h.st.ServerVolumes(ctx, id)
 		if err != nil {
 			klog.V(4).InfoS("Hypervisor: cannot list the server's volumes", "serverID", id, "err", err)
 			continue
@@ -145,26 +142,6 @@ func (h *Hypervisor) record(err error) {
 		klog.ErrorS(err, "Hypervisor stand-in")
 		h.errs = append(h.errs, err)
 	}
-}
-
-// serverVolumes is Nova's list of the server's volumes; empty when it is gone.
-func (h *Hypervisor) serverVolumes(ctx context.Context, serverID string) (map[string]bool, error) {
-	pages, err := volumeattach.List(h.st.Compute, serverID).AllPages(ctx)
-	if gophercloud.ResponseCodeIs(err, http.StatusNotFound) {
-		return map[string]bool{}, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	list, err := volumeattach.ExtractVolumeAttachments(pages)
-	if err != nil {
-		return nil, err
-	}
-	vols := map[string]bool{}
-	for _, a := range list {
-		vols[a.VolumeID] = true
-	}
-	return vols, nil
 }
 
 // plug connects the volume's file as the host would and links it as the guest's

@@ -10,6 +10,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2"
 	"github.com/gophercloud/gophercloud/v2/openstack/blockstorage/v3/volumes"
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servers"
+	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/volumeattach"
 )
 
 // Server is a test "node": a real Nova server booted from a volume, with no network.
@@ -94,6 +95,27 @@ func (s *Stack) DeleteServer(ctx context.Context, srv *Server) error {
 	}
 	srv.BootVolume = ""
 	return nil
+}
+
+// ServerVolumes is Nova's list of the server's volumes (os-volume_attachments,
+// the boot volume too); empty when the server is gone.
+func (s *Stack) ServerVolumes(ctx context.Context, serverID string) (map[string]bool, error) {
+	pages, err := volumeattach.List(s.Compute, serverID).AllPages(ctx)
+	if gophercloud.ResponseCodeIs(err, http.StatusNotFound) {
+		return map[string]bool{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	list, err := volumeattach.ExtractVolumeAttachments(pages)
+	if err != nil {
+		return nil, err
+	}
+	vols := map[string]bool{}
+	for _, a := range list {
+		vols[a.VolumeID] = true
+	}
+	return vols, nil
 }
 
 // DeleteVolume deletes a volume and waits until it is gone.

@@ -2,48 +2,21 @@ package realnova
 
 import (
 	"context"
-	"fmt"
 
-	"github.com/gophercloud/gophercloud/v2"
-	"github.com/gophercloud/gophercloud/v2/openstack"
-	"github.com/gophercloud/gophercloud/v2/openstack/config/clouds"
-
-	"github.com/cinder-csi/cinder-csi-driver/test/realcinder"
+	"github.com/cinder-csi/cinder-csi-driver/test/internal/testbed"
 )
 
-// Stack is the tests' own view of the cloud, apart from the driver's client: what
-// an operator or a compute host would do with the same credentials.
+// Stack is the tests' own view of the cloud, apart from the driver's client: the
+// servers they boot and the disks they plug, as an operator or a compute host would.
 type Stack struct {
-	// Compute speaks Nova 2.37 (servers with "networks": "none").
-	Compute *gophercloud.ServiceClient
-	// Volume speaks Cinder 3.44 (attachments API, complete).
-	Volume *gophercloud.ServiceClient
+	*testbed.Clients
 }
 
 // NewStack logs in to a cloud of the test bed's clouds.yaml.
 func NewStack(ctx context.Context, cloud string) (*Stack, error) {
-	path, err := realcinder.CloudsFile()
+	c, err := testbed.Login(ctx, cloud)
 	if err != nil {
 		return nil, err
 	}
-	ao, eo, _, err := clouds.Parse(clouds.WithCloudName(cloud), clouds.WithLocations(path))
-	if err != nil {
-		return nil, fmt.Errorf("cloud %s in %s: %w", cloud, path, err)
-	}
-	ao.AllowReauth = true
-	pc, err := openstack.AuthenticatedClient(ctx, ao)
-	if err != nil {
-		return nil, fmt.Errorf("log in to cloud %s: %w", cloud, err)
-	}
-	compute, err := openstack.NewComputeV2(pc, eo)
-	if err != nil {
-		return nil, fmt.Errorf("no Nova in cloud %s (start it with make openstack-up): %w", cloud, err)
-	}
-	compute.Microversion = "2.37"
-	volume, err := openstack.NewBlockStorageV3(pc, eo)
-	if err != nil {
-		return nil, fmt.Errorf("no Cinder v3 in cloud %s: %w", cloud, err)
-	}
-	volume.Microversion = "3.44"
-	return &Stack{Compute: compute, Volume: volume}, nil
+	return &Stack{Clients: c}, nil
 }

@@ -32,6 +32,8 @@ func TestStuckAttachments(t *testing.T) {
 		// to is where the driver then publishes it.
 		to       *Server
 		wantCode codes.Code
+		// stillOn is the live server a refused publish must leave the volume on.
+		stillOn *Server
 	}{
 		{
 			name: "in-use by a server that no longer exists",
@@ -75,6 +77,7 @@ func TestStuckAttachments(t *testing.T) {
 			},
 			to:       srvB,
 			wantCode: codes.FailedPrecondition,
+			stillOn:  srvA,
 		},
 	}
 	for _, tc := range tests {
@@ -86,6 +89,9 @@ func TestStuckAttachments(t *testing.T) {
 			_, err := ctrl.ControllerPublishVolume(ctx, &csi.ControllerPublishVolumeRequest{VolumeId: vol, NodeId: tc.to.ID, VolumeCapability: mountCap})
 			if status.Code(err) != tc.wantCode {
 				t.Fatalf("ControllerPublishVolume: %v, want %v", err, tc.wantCode)
+			}
+			if tc.stillOn != nil {
+				b.checkAttached(ctx, t, vol, tc.stillOn)
 			}
 			if tc.wantCode != codes.OK {
 				return
@@ -127,8 +133,8 @@ func (b *bed) cinderAttachment(ctx context.Context, t *testing.T, vol, instance 
 	}
 }
 
-// attachmentInstances lists the instances of the volume's Cinder attachments.
-func (b *bed) attachmentInstances(ctx context.Context, t *testing.T, vol string) []string {
+// cinderAttachments lists the volume's Cinder attachments.
+func (b *bed) cinderAttachments(ctx context.Context, t *testing.T, vol string) []attachments.Attachment {
 	t.Helper()
 	pages, err := attachments.List(b.st.Volume, attachments.ListOpts{VolumeID: vol}).AllPages(ctx)
 	if err != nil {
@@ -138,9 +144,45 @@ func (b *bed) attachmentInstances(ctx context.Context, t *testing.T, vol string)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return list
+}
+
+// attachmentInstances lists the instances of the volume's Cinder attachments.
+func (b *bed) attachmentInstances(ctx context.Context, t *testing.T, vol string) []string {
+	t.Helper()
 	var out []string
-	for _, a := range list {
+	for _, a := range b.cinderAttachments(ctx, t, vol) {
 		out = append(out, a.Instance)
 	}
 	return out
+}
+
+// checkAttached wants the volume still attached to srv on both sides: in-use in
+// Cinder with an attached attachment for srv's instance UUID, and in Nova's list
+// of srv's volumes.
+func (b *bed) checkAttached(ctx context.Context, t *testing.T, vol string, srv *Server) {
+	t.Helper()
+	v, err := volumes.Get(ctx, b.st.Volume, vol).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Status != "in-use" {
+		t.Errorf("Cinder: volume %s is %s, want in-use (attached to %s)", vol, v.Status, srv.Name)
+	}
+	var seen []string
+	live := false
+	for _, a := range b.cinderAttachments(ctx, t, vol) {
+		seen = append(seen, a.Instance+" "+a.Status)
+		live = live || (a.Instance == srv.ID && a.Status == "attached")
+	}
+	if !live {
+		t.Errorf("Cinder: volume %s has no attached attachment for %s (%s) any more; its attachments: %v", vol, srv.Name, srv.ID, seen)
+	}
+	onServer, err := b.st.ServerVolumes(ctx, srv.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !onServer[vol] {
+		t.Errorf("Nova: server %s no longer lists volume %s; it lists %v", srv.Name, vol, onServer)
+	}
 }

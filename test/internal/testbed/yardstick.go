@@ -1,13 +1,8 @@
-// Package testbed holds what the suites against the real local OpenStack share about
-// the cloud's side: the inventory a suite compares before and after, and the bare
-// Cinder yardsticks its timings are measured against. It is test code: nothing in
-// pkg/ or cmd/ imports it.
 package testbed
 
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -16,73 +11,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/blockstorage/v3/snapshots"
 	"github.com/gophercloud/gophercloud/v2/openstack/blockstorage/v3/volumes"
 	"github.com/gophercloud/gophercloud/v2/pagination"
-
-	"github.com/cinder-csi/cinder-csi-driver/pkg/cinder"
-	"github.com/cinder-csi/cinder-csi-driver/test/realnova"
 )
-
-// Inventory is every volume, snapshot, backup and attachment (reserved ones too) in
-// the project, each with its name ("volume <id>" -> name).
-func Inventory(ctx context.Context, cloud *cinder.Client) (map[string]string, error) {
-	out := map[string]string{}
-	vols, _, err := cloud.ListVolumes(ctx, cinder.ListOpts{})
-	if err != nil {
-		return nil, err
-	}
-	for _, v := range vols {
-		out["volume "+v.ID] = v.Name
-		for _, a := range v.Attachments {
-			out["attachment "+a.AttachmentID] = v.ID
-		}
-	}
-	snaps, _, err := cloud.ListSnapshots(ctx, cinder.SnapshotListOpts{})
-	if err != nil {
-		return nil, err
-	}
-	for _, s := range snaps {
-		out["snapshot "+s.ID] = s.Name
-	}
-	backups, _, err := cloud.ListBackups(ctx, cinder.SnapshotListOpts{})
-	if err != nil {
-		return nil, err
-	}
-	for _, b := range backups {
-		out["backup "+b.ID] = b.Name
-	}
-	// Reserved attachments (an attach that never completed) show only here.
-	atts, err := cloud.AttachmentIDs(ctx, "")
-	if err != nil {
-		return nil, err
-	}
-	for _, a := range atts {
-		id, rest, _ := strings.Cut(a, " ")
-		out["attachment "+id] = rest
-	}
-	return out, nil
-}
-
-// Leftovers waits up to timeout for everything the project holds that is not in
-// before to go, and returns what is still there, sorted ("volume <id> (<name>)").
-func Leftovers(ctx context.Context, cloud *cinder.Client, before map[string]string, timeout time.Duration) ([]string, error) {
-	deadline := time.Now().Add(timeout)
-	for {
-		now, err := Inventory(ctx, cloud)
-		if err != nil {
-			return nil, err
-		}
-		var left []string
-		for what, name := range now {
-			if _, old := before[what]; !old {
-				left = append(left, what+" ("+name+")")
-			}
-		}
-		if len(left) == 0 || time.Now().After(deadline) {
-			sort.Strings(left)
-			return left, nil
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-}
 
 // Yardstick times bare Cinder operations (50 ms polls) on one warmed client: a new
 // token costs Cinder a Keystone validation on its first use (2 to 3 s on this
@@ -94,7 +23,7 @@ type Yardstick struct {
 // NewYardstick authenticates to cloudName of the test bed's clouds.yaml and warms
 // the token with one call.
 func NewYardstick(ctx context.Context, cloudName string) (*Yardstick, error) {
-	st, err := realnova.NewStack(ctx, cloudName)
+	st, err := Login(ctx, cloudName)
 	if err != nil {
 		return nil, err
 	}
