@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cinder-csi/cinder-csi-driver/test/internal/inventory"
 	"github.com/cinder-csi/cinder-csi-driver/test/internal/testbed"
 )
 
@@ -15,7 +16,7 @@ import (
 // inventory is every volume, snapshot, backup and attachment in the project.
 func (e *env) inventory(ctx context.Context, t *testing.T) map[string]string {
 	t.Helper()
-	inv, err := testbed.Inventory(ctx, e.cloud)
+	inv, err := inventory.Inventory(ctx, e.cloud)
 	must(t, err)
 	return inv
 }
@@ -23,7 +24,7 @@ func (e *env) inventory(ctx context.Context, t *testing.T) map[string]string {
 // checkNothingLeft waits up to a minute for everything made since before to go.
 func (e *env) checkNothingLeft(ctx context.Context, t *testing.T, before map[string]string) {
 	t.Helper()
-	left, err := testbed.Leftovers(ctx, e.cloud, before, time.Minute)
+	left, err := inventory.Leftovers(ctx, e.cloud, before, time.Minute)
 	must(t, err)
 	if len(left) > 0 {
 		t.Errorf("left in Cinder after every Kubernetes object was deleted: %s", strings.Join(left, ", "))

@@ -13,6 +13,7 @@ import (
 
 	"github.com/cinder-csi/cinder-csi-driver/pkg/cinder"
 	"github.com/cinder-csi/cinder-csi-driver/test/e2e"
+	"github.com/cinder-csi/cinder-csi-driver/test/internal/inventory"
 	"github.com/cinder-csi/cinder-csi-driver/test/internal/testbed"
 	"github.com/cinder-csi/cinder-csi-driver/test/realcinder"
 	"github.com/cinder-csi/cinder-csi-driver/test/sanityrun"
@@ -73,7 +74,7 @@ func setUp(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	hostBefore := hostState(t)
-	cloudBefore, err := testbed.Inventory(ctx, cloud)
+	cloudBefore, err := inventory.Inventory(ctx, cloud)
 	must(t, err)
 	t.Cleanup(func() { e.tearDown(t, hostBefore, cloudBefore) })
 
@@ -278,7 +279,7 @@ func (e *env) tearDown(t *testing.T, hostBefore map[string]bool, cloudBefore map
 	if left := diffState(hostBefore, hostState(t)); len(left) > 0 {
 		t.Errorf("left on the host after the run:\n  %s", strings.Join(left, "\n  "))
 	}
-	left, err := testbed.Leftovers(ctx, e.cloud, cloudBefore, time.Minute)
+	left, err := inventory.Leftovers(ctx, e.cloud, cloudBefore, time.Minute)
 	if err != nil {
 		t.Errorf("Cinder inventory: %v", err)
 	} else if len(left) > 0 {

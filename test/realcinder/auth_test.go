@@ -16,6 +16,7 @@ func TestAuth(t *testing.T) {
 	for _, cloud := range []string{"local", "local-appcred", "local-noauth"} {
 		t.Run(cloud, func(t *testing.T) {
 			c := client(t, cloud)
+			check := leakCheck(t, c)
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
 			name := fmt.Sprintf("auth-%s-%d", cloud, time.Now().UnixNano()%1_000_000)
@@ -29,7 +30,7 @@ func TestAuth(t *testing.T) {
 			if err := c.DeleteVolume(ctx, v.ID); err != nil {
 				t.Fatalf("DeleteVolume: %v", err)
 			}
-			assertNothingLeft(t, c, name)
+			check()
 		})
 	}
 }

@@ -24,6 +24,7 @@ func blockCap() *csi.VolumeCapability {
 func TestBlockVolume(t *testing.T) {
 	requireTestBed(t)
 	c := client(t, "local")
+	check := leakCheck(t, c)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	dir := t.TempDir()
@@ -45,7 +46,7 @@ func TestBlockVolume(t *testing.T) {
 		if err := w.Cleanup(context.WithoutCancel(ctx)); err != nil {
 			t.Error(err)
 		}
-		assertNothingLeft(t, c, name)
+		check()
 	}()
 	staging, target := filepath.Join(dir, "staging"), filepath.Join(dir, "pod", "dev")
 	pattern := bytes.Repeat([]byte("cinder-csi block "), 256)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/cinder-csi/cinder-csi-driver/pkg/cinder"
 	"github.com/cinder-csi/cinder-csi-driver/pkg/driver"
+	"github.com/cinder-csi/cinder-csi-driver/test/internal/inventory"
 	"github.com/cinder-csi/cinder-csi-driver/test/internal/testbed"
 	"github.com/cinder-csi/cinder-csi-driver/test/realcinder"
 )
@@ -39,7 +40,7 @@ func TestChaosNode(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	before, err := testbed.Inventory(ctx, bed.direct)
+	before, err := inventory.Inventory(ctx, bed.direct)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +127,7 @@ func TestChaosNode(t *testing.T) {
 				t.Error(err)
 			}
 		}
-		left, err := testbed.Leftovers(ctx, bed.direct, before, 3*time.Minute)
+		left, err := inventory.Leftovers(ctx, bed.direct, before, 3*time.Minute)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -22,7 +22,7 @@ import (
 	"gopkg.in/yaml.v2"
 
 	"github.com/cinder-csi/cinder-csi-driver/pkg/cinder"
-	"github.com/cinder-csi/cinder-csi-driver/test/internal/testbed"
+	"github.com/cinder-csi/cinder-csi-driver/test/internal/inventory"
 	"github.com/cinder-csi/cinder-csi-driver/test/realcinder"
 	"github.com/cinder-csi/cinder-csi-driver/test/sanityrun"
 )
@@ -49,7 +49,7 @@ func TestChaosController(t *testing.T) {
 	bed := requireChaosBed(t)
 	ctx, cancel := context.WithTimeout(context.Background(), chaosBudget+5*time.Minute)
 	defer cancel()
-	before, err := testbed.Inventory(ctx, bed.direct)
+	before, err := inventory.Inventory(ctx, bed.direct)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +114,7 @@ func TestChaosController(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-	left, err := testbed.Leftovers(ctx, bed.direct, before, 3*time.Minute)
+	left, err := inventory.Leftovers(ctx, bed.direct, before, 3*time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,7 +39,7 @@ func TestConcurrency(t *testing.T) {
 	c := client(t, "local")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	before := inventory(t, c)
+	check := leakCheck(t, c)
 	dir := t.TempDir()
 	const node, limit = "concurrency-node", 2
 	conn, stop, err := StartDriver(ctx, c, dir, node, limit)
@@ -72,7 +72,7 @@ func TestConcurrency(t *testing.T) {
 				return err
 			})
 		}
-		assertNothingLeft(t, c, "concurrency-", before)
+		check()
 	}()
 
 	t.Run("20 creates of one name make one volume", func(t *testing.T) {

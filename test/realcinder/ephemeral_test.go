@@ -57,6 +57,7 @@ func startEphemeralNode(ctx context.Context, t *testing.T, c *cinder.Client, dir
 func TestEphemeralInline(t *testing.T) {
 	requireTestBed(t)
 	c := client(t, "local")
+	check := leakCheck(t, c)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	dir := t.TempDir()
@@ -81,7 +82,7 @@ func TestEphemeralInline(t *testing.T) {
 	if _, err := nodeClient.NodeUnpublishVolume(ctx, &csi.NodeUnpublishVolumeRequest{VolumeId: handle, TargetPath: target}); err != nil {
 		t.Fatalf("NodeUnpublishVolume: %v", err)
 	}
-	assertNothingLeft(t, c, "csi-ephemeral-"+handle)
+	check()
 
 	// The pod's volume is published, then the plugin stops and the pod's mount goes
 	// away (a reboot): the next start must delete the orphan.
@@ -95,5 +96,5 @@ func TestEphemeralInline(t *testing.T) {
 	}
 	_, stop = startEphemeralNode(ctx, t, c, dir, node)
 	defer stop()
-	assertNothingLeft(t, c, "csi-ephemeral-"+handle+"-2")
+	check()
 }

@@ -110,6 +110,7 @@ func TestTransientErrorsAreInvisible(t *testing.T) {
 		t.Fatalf("CreateVolume through the faults: %v", err)
 	}
 	direct := client(t, "local-noauth")
+	check := leakCheck(t, direct)
 	if vols, _ := direct.FindVolumesByName(ctx, prefix+"-vol"); len(vols) != 1 {
 		t.Errorf("Cinder holds %d volumes named %s-vol, want exactly 1", len(vols), prefix)
 	}
@@ -141,5 +142,5 @@ func TestTransientErrorsAreInvisible(t *testing.T) {
 	if err := w.Cleanup(ctx); err != nil {
 		t.Fatal(err)
 	}
-	assertNothingLeft(t, direct, prefix)
+	check()
 }

@@ -4,11 +4,11 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/cinder-csi/cinder-csi-driver/pkg/cinder"
+	"github.com/cinder-csi/cinder-csi-driver/test/internal/inventory"
 	"github.com/cinder-csi/cinder-csi-driver/test/sanityrun"
 )
 
@@ -35,77 +35,25 @@ func client(t *testing.T, cloudName string) *cinder.Client {
 	return c
 }
 
-// inventory returns the IDs of every volume, snapshot and backup in the project.
-func inventory(t *testing.T, c *cinder.Client) map[string]bool {
+// leakCheck takes the project's full inventory (volumes, snapshots, backups, Cinder
+// attachments, whatever their names) and returns the check to run after the test's
+// cleanups: it waits up to 3 minutes for Cinder to hold exactly that again, and fails
+// the test for every difference, new or gone.
+func leakCheck(t *testing.T, c *cinder.Client) func() {
 	t.Helper()
 	ctx := context.Background()
-	ids := map[string]bool{}
-	vols, _, err := c.ListVolumes(ctx, cinder.ListOpts{})
+	before, err := inventory.Take(ctx, inventory.Cinder(c))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, v := range vols {
-		ids[v.ID] = true
-	}
-	snaps, _, err := c.ListSnapshots(ctx, cinder.SnapshotListOpts{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	backups, _, err := c.ListBackups(ctx, cinder.SnapshotListOpts{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range append(snaps, backups...) {
-		ids[s.ID] = true
-	}
-	return ids
-}
-
-// assertNothingLeft waits for Cinder to finish deleting and checks that no volume,
-// snapshot or backup whose name starts with prefix remains, and no attachment.
-// Objects in before (an inventory taken before the test) are not this test's.
-func assertNothingLeft(t *testing.T, c *cinder.Client, prefix string, before ...map[string]bool) {
-	old := map[string]bool{}
-	for _, b := range before {
-		for id := range b {
-			old[id] = true
-		}
-	}
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	var left []string
-	for {
-		left = left[:0]
-		vols, _, err := c.ListVolumes(ctx, cinder.ListOpts{})
+	return func() {
+		t.Helper()
+		diff, err := inventory.Settle(ctx, before, 3*time.Minute, inventory.Cinder(c))
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, v := range vols {
-			if strings.HasPrefix(v.Name, prefix) && !old[v.ID] {
-				left = append(left, fmt.Sprintf("volume %s %s (%s, %d attachments)", v.ID, v.Name, v.Status, len(v.Attachments)))
-			}
-		}
-		snaps, _, err := c.ListSnapshots(ctx, cinder.SnapshotListOpts{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		backups, _, err := c.ListBackups(ctx, cinder.SnapshotListOpts{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, s := range append(snaps, backups...) {
-			if strings.HasPrefix(s.Name, prefix) && !old[s.ID] {
-				left = append(left, fmt.Sprintf("snapshot/backup %s %s (%s)", s.ID, s.Name, s.Status))
-			}
-		}
-		if len(left) == 0 {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("leaked in Cinder:\n%s", strings.Join(left, "\n"))
-		case <-time.After(2 * time.Second):
+		for _, d := range diff {
+			t.Errorf("Cinder's inventory differs after the test: %s", d)
 		}
 	}
 }
@@ -114,6 +62,7 @@ func assertNothingLeft(t *testing.T, c *cinder.Client, prefix string, before ...
 func TestLifecycle(t *testing.T) {
 	requireTestBed(t)
 	c := client(t, "local")
+	check := leakCheck(t, c)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	dir := t.TempDir()
@@ -130,7 +79,7 @@ func TestLifecycle(t *testing.T) {
 	if err := w.Run(ctx); err != nil {
 		t.Fatal(err)
 	}
-	assertNothingLeft(t, c, w.Prefix)
+	check()
 	for _, s := range w.Steps {
 		fmt.Printf("lifecycle: %-44s %6.1fs\n", s.Name, s.Duration.Seconds())
 	}

@@ -13,7 +13,7 @@ import (
 
 	"github.com/onsi/ginkgo/v2/types"
 
-	"github.com/cinder-csi/cinder-csi-driver/test/internal/testbed"
+	"github.com/cinder-csi/cinder-csi-driver/test/internal/inventory"
 	"github.com/cinder-csi/cinder-csi-driver/test/realcinder"
 	"github.com/cinder-csi/cinder-csi-driver/test/sanityrun"
 )
@@ -67,7 +67,7 @@ func TestUpstreamSanityBinary(t *testing.T) {
 	}
 	for _, r := range runs {
 		t.Run(r.name, func(t *testing.T) {
-			before, err := testbed.Inventory(ctx, c)
+			before, err := inventory.Inventory(ctx, c)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -118,7 +118,7 @@ func TestUpstreamSanityBinary(t *testing.T) {
 			if runErr != nil && len(problems) == 0 {
 				t.Errorf("csi-sanity exited with %v although its report is clean; its output ends:\n%s", runErr, tail(out, 40))
 			}
-			left, err := testbed.Leftovers(ctx, c, before, 3*time.Minute)
+			left, err := inventory.Leftovers(ctx, c, before, 3*time.Minute)
 			if err != nil {
 				t.Fatal(err)
 			}

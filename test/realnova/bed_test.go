@@ -11,7 +11,7 @@ import (
 	"github.com/container-storage-interface/spec/lib/go/csi"
 
 	"github.com/cinder-csi/cinder-csi-driver/pkg/cinder"
-	"github.com/cinder-csi/cinder-csi-driver/test/internal/testbed"
+	"github.com/cinder-csi/cinder-csi-driver/test/internal/inventory"
 	"github.com/cinder-csi/cinder-csi-driver/test/realcinder"
 	"github.com/cinder-csi/cinder-csi-driver/test/sanityrun"
 )
@@ -82,8 +82,8 @@ const settleTimeout = 3 * time.Minute
 // Call it before anything registers a cleanup: cleanups run last-in first-out.
 func settle(t *testing.T, st *Stack, cloud *cinder.Client) {
 	t.Helper()
-	listers := []testbed.Lister{testbed.Cinder(cloud), testbed.Servers(st.Compute)}
-	before, err := testbed.Take(context.Background(), listers...)
+	listers := []inventory.Lister{inventory.Cinder(cloud), inventory.Servers(st.Compute)}
+	before, err := inventory.Take(context.Background(), listers...)
 	if err != nil {
 		t.Fatalf("inventory before the test: %v", err)
 	}
@@ -91,7 +91,7 @@ func settle(t *testing.T, st *Stack, cloud *cinder.Client) {
 		// A minute over the wait, for a list call that hangs.
 		ctx, cancel := context.WithTimeout(context.Background(), settleTimeout+time.Minute)
 		defer cancel()
-		left, err := testbed.Settle(ctx, before, settleTimeout, listers...)
+		left, err := inventory.Settle(ctx, before, settleTimeout, listers...)
 		if err != nil {
 			t.Errorf("inventory after the test: %v", err)
 		}
