@@ -30,6 +30,8 @@ type env struct {
 	timings   []timing
 	yardstick *testbed.Yardstick // see stack
 	driverBin string
+	// before is the project's inventory when the run began.
+	before map[string]string
 	// attachments are the VolumeAttachments playKubelet saw attached (checkNoSecrets).
 	attachments []map[string]any
 }
@@ -79,6 +81,7 @@ func setUp(t *testing.T) *env {
 	}
 	e := &env{bin: tools, work: work, cloud: cloud, conn: conn,
 		k: Kube{Kubectl: filepath.Join(tools, "kubectl"), Kubeconfig: filepath.Join(work, "kubeconfig")}}
+	e.before = e.inventory(context.Background(), t)
 	t.Cleanup(func() {
 		if t.Failed() {
 			logs, _ := filepath.Glob(filepath.Join(work, "logs", "*.log"))
@@ -91,6 +94,9 @@ func setUp(t *testing.T) *env {
 		conn.Close()
 		if out, err := exec.Command("bash", cluster, "down", work).CombinedOutput(); err != nil {
 			t.Errorf("cluster down: %v: %s", err, out)
+		}
+		if t.Failed() {
+			e.sweep(t, e.before)
 		}
 	})
 	start := time.Now()
@@ -205,7 +211,7 @@ func TestEndToEnd(t *testing.T) {
 	e := setUp(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
-	before := e.inventory(ctx, t)
+	before := e.before
 
 	t.Run("chart accepted by the API server", func(t *testing.T) { e.chartDryRun(ctx, t) })
 
