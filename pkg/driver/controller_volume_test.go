@@ -87,20 +87,43 @@ func TestCreateVolumeIdempotent(t *testing.T) {
 	wantCode(t, err, codes.AlreadyExists)
 }
 
+// While one CreateVolume of a name is inside the cloud (held there by the fake's
+// Block), every other call of that name is Aborted at once, and none reaches the
+// cloud; released, the first makes the one volume.
 func TestCreateVolumeConcurrentSameName(t *testing.T) {
 	d, cloud := newTestController(t, fake.Options{})
+	arrived, release := cloud.Block("CreateVolume")
+	defer release()
+	first := make(chan error, 1)
+	go func() {
+		_, err := d.CreateVolume(context.Background(), createReq("pvc-race", 1, nil))
+		first <- err
+	}()
+	<-arrived
 	var wg sync.WaitGroup
 	for i := 0; i < 8; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			_, err := d.CreateVolume(context.Background(), createReq("pvc-race", 1, nil))
-			if err != nil && codeOf(err) != codes.Internal {
-				wantCode(t, err, codes.Aborted)
-			}
+			wantCode(t, err, codes.Aborted)
 		}()
 	}
-	wg.Wait()
+	others := make(chan struct{})
+	go func() { wg.Wait(); close(others) }()
+	select {
+	case <-others:
+	case <-time.After(10 * time.Second):
+		release()
+		t.Fatal("the other calls did not return while the first was held in the cloud: nothing refused them")
+	}
+	if n := cloud.Calls("CreateVolume"); n != 1 {
+		t.Errorf("%d CreateVolume calls reached the cloud while the first was in it, want 1", n)
+	}
+	release()
+	if err := <-first; err != nil {
+		t.Fatalf("the first CreateVolume: %v", err)
+	}
 	if vols, _ := cloud.FindVolumesByName(context.Background(), "pvc-race"); len(vols) != 1 {
 		t.Fatalf("%d Cinder volumes named pvc-race, want exactly 1", len(vols))
 	}

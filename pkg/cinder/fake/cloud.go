@@ -30,6 +30,7 @@ type Cloud struct {
 	fileDir    string
 	calls      map[string]int
 	failures   map[string][]error
+	gates      map[string]*gate // Block
 }
 
 // VolumeType is a volume type the fake knows.
@@ -149,16 +150,52 @@ func (c *Cloud) Counts() (volumes, snapshots, backups int) {
 	return len(c.volumes), len(c.snapshots), len(c.backups)
 }
 
-// enter counts a call and pops an injected failure; the caller holds no lock.
+// enter counts a call, holds it at a Block of its method, and pops an injected
+// failure; the caller holds no lock.
 func (c *Cloud) enter(method string) error {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	c.calls[method]++
+	g := c.gates[method]
+	c.mu.Unlock()
+	if g != nil {
+		g.arrived <- struct{}{}
+		<-g.open
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if errs := c.failures[method]; len(errs) > 0 {
 		c.failures[method] = errs[1:]
 		return errs[0]
 	}
 	return nil
+}
+
+type gate struct {
+	arrived chan struct{}
+	open    chan struct{}
+}
+
+// Block holds every call of method (e.g. "CreateVolume") inside the fake, before it
+// does anything, until release runs; arrived yields once per call held. For race
+// tests: one call is kept in the cloud for as long as the test needs while others
+// come. At most 64 calls may wait unnoticed on arrived.
+func (c *Cloud) Block(method string) (arrived <-chan struct{}, release func()) {
+	g := &gate{arrived: make(chan struct{}, 64), open: make(chan struct{})}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gates == nil {
+		c.gates = map[string]*gate{}
+	}
+	c.gates[method] = g
+	var once sync.Once
+	return g.arrived, func() {
+		once.Do(func() {
+			c.mu.Lock()
+			delete(c.gates, method)
+			c.mu.Unlock()
+			close(g.open)
+		})
+	}
 }
 
 func (c *Cloud) sleep(ctx context.Context) error {
