@@ -110,7 +110,7 @@ func setUp(t *testing.T) *env {
 	}
 	t.Logf("control plane and sidecars up in %v", time.Since(start).Round(time.Millisecond))
 	clouds, _ := realcinder.CloudsFile()
-	bin := driverBinary(t)
+	bin := testbed.DriverBinary(t)
 	e.driverBin = bin
 	// The real binary twice, as the chart runs it: the controller plugin (with the
 	// cloud's credentials) for the sidecars, the node plugin (without) for kubelet.
@@ -136,19 +136,6 @@ func setUp(t *testing.T) *env {
 		stopController()
 	})
 	return e
-}
-
-// driverBinary is $CSI_DRIVER_BIN (make passes bin/csi-driver), else a fresh build.
-func driverBinary(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("CSI_DRIVER_BIN"); p != "" {
-		return p
-	}
-	out := filepath.Join(t.TempDir(), "csi-driver")
-	if msg, err := exec.Command("go", "build", "-trimpath", "-o", out, "github.com/cinder-csi/cinder-csi-driver/cmd/csi-driver").CombinedOutput(); err != nil {
-		t.Fatalf("build the driver: %v: %s", err, msg)
-	}
-	return out
 }
 
 // startDriver runs the driver binary in mode with its socket at <work>/<mode>.sock,

@@ -17,20 +17,6 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 )
 
-// driverBinary is $CSI_DRIVER_BIN (make passes bin/csi-driver), else a fresh build.
-func driverBinary(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("CSI_DRIVER_BIN"); p != "" {
-		return p
-	}
-	out := filepath.Join(t.TempDir(), "csi-driver")
-	cmd := exec.Command("go", "build", "-trimpath", "-o", out, "github.com/cinder-csi/cinder-csi-driver/cmd/csi-driver")
-	if msg, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build the driver: %v: %s", err, msg)
-	}
-	return out
-}
-
 // driverProcess is the real binary, started again after each SIGKILL, as the kubelet
 // restarts a crashed container. Its output goes to one log file across the restarts.
 type driverProcess struct {

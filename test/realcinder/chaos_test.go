@@ -23,6 +23,7 @@ import (
 
 	"github.com/cinder-csi/cinder-csi-driver/pkg/cinder"
 	"github.com/cinder-csi/cinder-csi-driver/test/internal/inventory"
+	"github.com/cinder-csi/cinder-csi-driver/test/internal/testbed"
 	"github.com/cinder-csi/cinder-csi-driver/test/realcinder"
 	"github.com/cinder-csi/cinder-csi-driver/test/sanityrun"
 )
@@ -174,7 +175,7 @@ func requireChaosBed(t *testing.T) *chaosBed {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &chaosBed{bin: driverBinary(t), dir: dir, clouds: clouds, keyFlag: keyFlag, direct: direct}
+	return &chaosBed{bin: testbed.DriverBinary(t), dir: dir, clouds: clouds, keyFlag: keyFlag, direct: direct}
 }
 
 // proxied starts a chaos proxy in front of the noauth Cinder API and returns it with

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/cinder-csi/cinder-csi-driver/pkg/driver"
+	"github.com/cinder-csi/cinder-csi-driver/test/internal/testbed"
 )
 
 // TestNodeIdentityFromMetadata starts the real csi-driver binary in node mode with
@@ -28,7 +29,7 @@ import (
 func TestNodeIdentityFromMetadata(t *testing.T) {
 	b := newBed(t)
 	srv := b.server(t, "metadata")
-	bin := driverBinary(t)
+	bin := testbed.DriverBinary(t)
 	doc := fmt.Sprintf(`{"uuid": %q, "name": %q, "hostname": %q, "availability_zone": "nova", "launch_index": 0, "project_id": "p"}`,
 		srv.ID, srv.Name, srv.Name)
 
@@ -78,20 +79,6 @@ func checkInfo(t *testing.T, info *csi.NodeGetInfoResponse, srv *Server) {
 	if z := info.GetAccessibleTopology().GetSegments()[driver.TopologyZoneKey]; z != "nova" {
 		t.Errorf("zone %q, want nova", z)
 	}
-}
-
-// driverBinary is $CSI_DRIVER_BIN (make passes bin/csi-driver), else a fresh build.
-func driverBinary(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("CSI_DRIVER_BIN"); p != "" {
-		return p
-	}
-	out := filepath.Join(t.TempDir(), "csi-driver")
-	cmd := exec.Command("go", "build", "-trimpath", "-o", out, "github.com/cinder-csi/cinder-csi-driver/cmd/csi-driver")
-	if msg, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build the driver: %v: %s", err, msg)
-	}
-	return out
 }
 
 // nodeInfo runs the binary in node mode with args and returns its NodeGetInfo.
