@@ -66,6 +66,8 @@ func lastSegment(p string) string {
 // and that Cinder holds exactly one volume and one snapshot for them.
 func TestTransientErrorsAreInvisible(t *testing.T) {
 	requireTestBed(t)
+	direct := client(t, "local-noauth")
+	check := leakCheck(t, direct)
 	path, _ := CloudsFile()
 	cfg, err := cinder.LoadConfig(path, "local-noauth")
 	if err != nil {
@@ -109,8 +111,6 @@ func TestTransientErrorsAreInvisible(t *testing.T) {
 	if err != nil {
 		t.Fatalf("CreateVolume through the faults: %v", err)
 	}
-	direct := client(t, "local-noauth")
-	check := leakCheck(t, direct)
 	if vols, _ := direct.FindVolumesByName(ctx, prefix+"-vol"); len(vols) != 1 {
 		t.Errorf("Cinder holds %d volumes named %s-vol, want exactly 1", len(vols), prefix)
 	}
