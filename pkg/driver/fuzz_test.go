@@ -149,8 +149,9 @@ func FuzzUnsealConnection(f *testing.F) {
 	})
 }
 
-// FuzzNodeID: any node_id is refused or taken without a panic; one taken with a key
-// is exactly what CinderNodeID makes of the node it names, so nothing else passes.
+// FuzzNodeID: any node_id is refused or taken without a panic, and only with a host
+// name; one taken for a publish with a key is exactly what CinderNodeID makes of the
+// node it names, so nothing else passes.
 func FuzzNodeID(f *testing.F) {
 	for _, s := range []string{"node-1", "node-1;192.0.2.7;iqn.1993-08.org.debian:01:ab;AAAAAAAAAAAAAAAAAAAAAA", "a;;;", ";;", "n;::1;;x"} {
 		f.Add(s, true)
@@ -161,7 +162,10 @@ func FuzzNodeID(f *testing.F) {
 	f.Fuzz(func(t *testing.T, nodeID string, publish bool) {
 		d := &Driver{opts: Options{Attacher: AttacherCinder}, nodeKey: []byte(testPublishKey)}
 		n, err := d.nodeOf(nodeID, publish)
-		if err != nil || !strings.Contains(nodeID, nodeIDSep) {
+		if err == nil && !hostRE.MatchString(n.ID) {
+			t.Errorf("nodeOf took %q with host %q, which is not a host name", nodeID, n.ID)
+		}
+		if err != nil || !publish || !strings.Contains(nodeID, nodeIDSep) {
 			return
 		}
 		want, werr := CinderNodeID([]byte(testPublishKey), NodeIdentity{ID: n.ID, IP: n.IP, Initiator: n.Initiator})

@@ -70,9 +70,11 @@ func CinderNodeID(key []byte, n NodeIdentity) (string, error) {
 }
 
 // nodeOf checks the node_id of ControllerPublishVolume (publish) or
-// ControllerUnpublishVolume and returns the node it names. Unpublish also takes a
-// bare host name, the node ID of earlier versions, so that what they attached can be
-// detached after an upgrade.
+// ControllerUnpublishVolume and returns the node it names. The signature is checked
+// on publish only: a detach must not fail, and leave the attachment behind, because
+// the node's ID was signed with a key the controller no longer has (a rotated key) or
+// by an earlier version; so unpublish takes any well-formed node ID and the bare host
+// names of earlier versions.
 func (d *Driver) nodeOf(nodeID string, publish bool) (cinder.Node, error) {
 	if d.opts.Attacher == AttacherNova {
 		if !uuidRE.MatchString(nodeID) {
@@ -95,7 +97,7 @@ func (d *Driver) nodeOf(nodeID string, publish bool) (cinder.Node, error) {
 	if want, err := CinderNodeID(nil, NodeIdentity{ID: n.ID, IP: n.IP, Initiator: n.Initiator}); err != nil || want != strings.Join(f[:3], nodeIDSep) {
 		return cinder.Node{}, status.Errorf(codes.NotFound, "node_id %q is not a node ID of this driver (host;ip;initiator;signature), so no such node exists", truncate(nodeID))
 	}
-	if signed {
+	if signed && publish {
 		if len(f) != 4 {
 			return cinder.Node{}, status.Errorf(codes.NotFound, "node_id %q is not signed, so no node plugin of this driver made it: "+
 				"the controller has a publish key, and a node plugin with the same --publish-key-file signs its node ID", truncate(nodeID))
