@@ -44,7 +44,10 @@ func buildDeps(ctx context.Context, opts driver.Options) (driver.Deps, error) {
 	if opts.Mode != driver.ModeNode || nodeCloud {
 		actx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 		defer cancel()
-		client, err := cinder.NewClient(actx, cfg, cinder.ClientOptions{UserAgent: "cinder-csi-driver/" + version})
+		client, err := cinder.NewClient(actx, cfg, cinder.ClientOptions{
+			UserAgent: "cinder-csi-driver/" + version,
+			Waits:     cinder.WaitOptions{Initial: opts.WaitInitial, Max: opts.WaitMax, MinInterval: opts.WaitMinInterval, Fixed: !opts.WaitLearn},
+		})
 		if err != nil {
 			return deps, fmt.Errorf("connecting to OpenStack (%s): %w", cfg.Source, err)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/gophercloud/gophercloud/v2/openstack/blockstorage/v3/attachments"
 	"github.com/gophercloud/gophercloud/v2/openstack/blockstorage/v3/volumes"
@@ -18,15 +19,30 @@ import (
 // This matters because Cinder's attachments API does not show which host an
 // attachment that is not yet complete was made for: such leftovers of an
 // interrupted call are deleted on a volume that is not multiattach.
-func (c *Client) CinderAttacher() Attacher { return &cinderAttacher{c: c} }
+func (c *Client) CinderAttacher() Attacher {
+	a := &cinderAttacher{c: c}
+	a.index = &attachedIndex{now: time.Now, list: a.listAttached}
+	return a
+}
 
-type cinderAttacher struct{ c *Client }
+type cinderAttacher struct {
+	c     *Client
+	index *attachedIndex
+}
 
 // attachmentStatusAttached is the attachment (not volume) status once complete.
 const attachmentStatusAttached = "attached"
 
-// Attach implements Attacher.
+// Attach implements Attacher; the index learns of every attach that succeeds.
 func (a *cinderAttacher) Attach(ctx context.Context, v *Volume, n Node) (*Attachment, error) {
+	att, err := a.attach(ctx, v, n)
+	if err == nil {
+		a.index.record(n.ID, v.ID, true)
+	}
+	return att, err
+}
+
+func (a *cinderAttacher) attach(ctx context.Context, v *Volume, n Node) (*Attachment, error) {
 	c, volumeID, node := a.c, v.ID, n.ID
 	var err error
 	if existing, ok := attachmentOf(v, node); ok {
@@ -62,7 +78,7 @@ func (a *cinderAttacher) Attach(ctx context.Context, v *Volume, n Node) (*Attach
 		a.cleanUp(ctx, volumeID, created.ID)
 		return nil, fmt.Errorf("complete attachment %s of volume %s: %w", created.ID, volumeID, mapError(err))
 	}
-	if _, err := c.waitAttached(ctx, volumeID, node, false, nil); err != nil {
+	if _, err := c.waitAttached(ctx, "", volumeID, node, nil); err != nil {
 		return nil, fmt.Errorf("attach: %w", err)
 	}
 	klog.V(2).InfoS("Volume attached", "volumeID", volumeID, "nodeID", node, "attachmentID", created.ID, "driverVolumeType", conn.DriverVolumeType)
@@ -109,28 +125,37 @@ func (a *cinderAttacher) deleteIncomplete(ctx context.Context, volumeID string) 
 	return nil
 }
 
-// AttachedVolumes implements Attacher. Cinder cannot filter attachments by host,
-// so this reads the project's volumes and keeps those whose attachments name the
-// node: one listing per call, paged by Cinder.
-func (a *cinderAttacher) AttachedVolumes(ctx context.Context, node string) ([]string, error) {
-	pages, err := volumes.List(a.c.cinder(mvVolumeRead), volumes.ListOpts{}).AllPages(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("list volumes attached to %s: %w", node, mapError(err))
-	}
-	all, err := volumes.ExtractVolumes(pages)
+// AttachedVolumes implements Attacher from the attacher's index of the project
+// (attachedIndex): no Cinder call while the index is current, one listing of the
+// project when it is old or fresh is asked for.
+func (a *cinderAttacher) AttachedVolumes(ctx context.Context, node string, fresh bool) ([]string, error) {
+	ids, err := a.index.volumes(ctx, node, fresh)
 	if err != nil {
 		return nil, fmt.Errorf("list volumes attached to %s: %w", node, err)
 	}
-	ids := []string{}
+	return ids, nil
+}
+
+// listAttached reads the project's volumes once and groups those attached on
+// this path (no Nova server) by host.
+func (a *cinderAttacher) listAttached(ctx context.Context) (map[string]map[string]bool, error) {
+	pages, err := volumes.List(a.c.cinder(mvVolumeRead), volumes.ListOpts{}).AllPages(ctx)
+	if err != nil {
+		return nil, mapError(err)
+	}
+	all, err := volumes.ExtractVolumes(pages)
+	if err != nil {
+		return nil, err
+	}
+	byNode := map[string]map[string]bool{}
 	for i := range all {
 		for _, att := range all[i].Attachments {
-			if att.ServerID == "" && attachedHost(att.ServerID, att.HostName, att.Device) == node {
-				ids = append(ids, all[i].ID)
-				break
+			if att.ServerID == "" {
+				apply(byNode, indexChange{attachedHost(att.ServerID, att.HostName, att.Device), all[i].ID, true})
 			}
 		}
 	}
-	return ids, nil
+	return byNode, nil
 }
 
 // cleanUp deletes an attachment this call made and cannot finish, so that the
@@ -141,8 +166,16 @@ func (a *cinderAttacher) cleanUp(ctx context.Context, volumeID, attachmentID str
 	}
 }
 
-// Detach implements Attacher.
+// Detach implements Attacher; the index learns of every detach that succeeds.
 func (a *cinderAttacher) Detach(ctx context.Context, volumeID, node string) error {
+	err := a.detach(ctx, volumeID, node)
+	if err == nil {
+		a.index.record(node, volumeID, false)
+	}
+	return err
+}
+
+func (a *cinderAttacher) detach(ctx context.Context, volumeID, node string) error {
 	v, err := a.c.GetVolume(ctx, volumeID)
 	if errors.Is(err, ErrNotFound) {
 		return nil
@@ -164,7 +197,7 @@ func (a *cinderAttacher) Detach(ctx context.Context, volumeID, node string) erro
 			return err
 		}
 	}
-	if err := a.c.waitDetached(ctx, volumeID, node, false); err != nil {
+	if err := a.c.waitDetached(ctx, "", volumeID, node); err != nil {
 		return fmt.Errorf("detach: %w", err)
 	}
 	klog.V(2).InfoS("Volume detached", "volumeID", volumeID, "nodeID", node)

@@ -65,7 +65,7 @@ func (a *novaAttacher) Attach(ctx context.Context, v *Volume, node Node) (*Attac
 	// else an earlier call's attach to this server is under way: wait for it, do
 	// not ask twice.
 
-	att, err := a.c.waitAttached(ctx, volumeID, serverID, true, func(v *Volume) bool { return v.Status == StatusAvailable })
+	att, err := a.c.waitAttached(ctx, kindNovaAttach, volumeID, serverID, func(v *Volume) bool { return v.Status == StatusAvailable })
 	if err != nil {
 		return nil, fmt.Errorf("attach: %w", err)
 	}
@@ -121,7 +121,7 @@ func (a *novaAttacher) Detach(ctx context.Context, volumeID, serverID string) er
 			klog.V(4).InfoS("Nova accepted the detachment", "volumeID", volumeID, "nodeID", serverID)
 		}
 	}
-	if err := a.c.waitDetached(ctx, volumeID, serverID, true); err != nil {
+	if err := a.c.waitDetached(ctx, kindNovaDetach, volumeID, serverID); err != nil {
 		return fmt.Errorf("detach: %w", err)
 	}
 	klog.V(2).InfoS("Volume detached", "volumeID", volumeID, "nodeID", serverID)
@@ -164,8 +164,9 @@ func (a *novaAttacher) clearStale(ctx context.Context, nova *gophercloud.Service
 	return inFlightHere, nil
 }
 
-// AttachedVolumes implements Attacher from Nova's list of the server's volumes.
-func (a *novaAttacher) AttachedVolumes(ctx context.Context, serverID string) ([]string, error) {
+// AttachedVolumes implements Attacher from Nova's list of the server's volumes,
+// always read fresh: one call, whatever the project holds.
+func (a *novaAttacher) AttachedVolumes(ctx context.Context, serverID string, _ bool) ([]string, error) {
 	nova, err := a.c.nova(mvNovaBase)
 	if err != nil {
 		return nil, fmt.Errorf("list volumes of server %s: %w", serverID, err)

@@ -47,11 +47,11 @@ func TestNovaAttach(t *testing.T) {
 	if _, err := nova.Attach(ctx, c.known(vol), Node{ID: "server-2"}); !errors.Is(err, ErrAttachedElsewhere) || !strings.Contains(err.Error(), "server-1") {
 		t.Errorf("Attach to a second server: %v, want ErrAttachedElsewhere naming server-1", err)
 	}
-	ids, err := nova.AttachedVolumes(ctx, "server-1")
+	ids, err := nova.AttachedVolumes(ctx, "server-1", true)
 	if err != nil || len(ids) != 1 || ids[0] != vol {
 		t.Errorf("AttachedVolumes = %v, %v", ids, err)
 	}
-	if _, err := nova.AttachedVolumes(ctx, "server-9"); !errors.Is(err, ErrNotFound) {
+	if _, err := nova.AttachedVolumes(ctx, "server-9", true); !errors.Is(err, ErrNotFound) {
 		t.Errorf("AttachedVolumes of a missing server: %v, want ErrNotFound", err)
 	}
 
@@ -181,7 +181,7 @@ func TestCinderAttach(t *testing.T) {
 	if _, err := cinder.Attach(ctx, c.known(vol), Node{ID: "node-b"}); !errors.Is(err, ErrAttachedElsewhere) || !strings.Contains(err.Error(), "node-a") {
 		t.Errorf("Attach to node-b: %v, want ErrAttachedElsewhere naming node-a", err)
 	}
-	ids, err := cinder.AttachedVolumes(ctx, "node-a")
+	ids, err := cinder.AttachedVolumes(ctx, "node-a", true)
 	if err != nil || len(ids) != 1 || ids[0] != vol {
 		t.Errorf("AttachedVolumes = %v, %v", ids, err)
 	}

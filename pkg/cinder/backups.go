@@ -85,7 +85,7 @@ func (c *Client) ListBackups(ctx context.Context, opts SnapshotListOpts) ([]Snap
 
 // DeleteBackup implements Cloud.
 func (c *Client) DeleteBackup(ctx context.Context, id string) error {
-	return c.deleteWhole(ctx, "backup "+id, func(ctx context.Context) (string, error) {
+	return c.deleteWhole(ctx, kindDeleteBackup, "backup "+id, func(ctx context.Context) (string, error) {
 		b, err := c.GetBackup(ctx, id)
 		if err != nil {
 			return "", err

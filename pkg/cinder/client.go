@@ -24,7 +24,29 @@ type ClientOptions struct {
 	// WrapTransport, if set, wraps the HTTP transport below the retry layer, so it
 	// sees every attempt: the place for API metrics.
 	WrapTransport func(http.RoundTripper) http.RoundTripper
+	// Waits tune how the client waits for Cinder and Nova to finish a change.
+	Waits WaitOptions
 }
+
+// WaitOptions tune the status checks of a wait (wait.go, wait_schedule.go). Zero
+// values take the defaults.
+type WaitOptions struct {
+	// Initial is the first pause of the fixed schedule (default 1 s: checks at 0.5,
+	// 1, 1.75, 2.9 s after a request); Max caps the pause (default 5 s).
+	Initial, Max time.Duration
+	// MinInterval is the shortest pause between two checks of one wait (default
+	// 50 ms), learned schedule included.
+	MinInterval time.Duration
+	// Fixed turns learning off: every wait uses the fixed schedule.
+	Fixed bool
+}
+
+// Default wait settings.
+const (
+	DefaultWaitInitial     = time.Second
+	DefaultWaitMax         = 5 * time.Second
+	DefaultWaitMinInterval = 50 * time.Millisecond
+)
 
 // Client is the Cloud implementation on gophercloud. It is safe for concurrent use.
 type Client struct {
@@ -40,6 +62,9 @@ type Client struct {
 	// shorten them.
 	pollInitial time.Duration
 	pollMax     time.Duration
+	pollFloor   time.Duration
+	// history learns how long operations take (nil: fixed schedule).
+	history *waitHistory
 	// snapshotWait bounds CreateSnapshot's wait for a quick snapshot.
 	snapshotWait time.Duration
 }
@@ -57,12 +82,16 @@ func NewClient(ctx context.Context, cfg *Config, opts ClientOptions) (*Client, e
 	c := &Client{
 		cfg:         cfg,
 		retry:       retry,
-		pollInitial: time.Second,
-		pollMax:     5 * time.Second,
+		pollInitial: orDefault(opts.Waits.Initial, DefaultWaitInitial),
+		pollMax:     orDefault(opts.Waits.Max, DefaultWaitMax),
+		pollFloor:   orDefault(opts.Waits.MinInterval, DefaultWaitMinInterval),
 		// Checks at 0.5, 1 and 1.75 s: most backends (Ceph, LVM thin, NFS) finish a
 		// snapshot well within it, and answering ready spares Kubernetes the
 		// snapshotter's retry (about a second more to ReadyToUse).
 		snapshotWait: 2 * time.Second,
+	}
+	if !opts.Waits.Fixed {
+		c.history = newWaitHistory()
 	}
 	var provider *gophercloud.ProviderClient
 	if cfg.NoAuth {
@@ -213,4 +242,11 @@ func availabilityOf(endpointType string) (gophercloud.Availability, error) {
 		return gophercloud.AvailabilityAdmin, nil
 	}
 	return "", fmt.Errorf("endpoint type %q is not public, internal or admin", endpointType)
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
 }

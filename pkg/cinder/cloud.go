@@ -13,6 +13,9 @@ type Cloud interface {
 	GetVolume(ctx context.Context, id string) (*Volume, error)
 	// FindVolumesByName returns every volume with exactly this name (maybe none).
 	FindVolumesByName(ctx context.Context, name string) ([]Volume, error)
+	// FindVolumesByMetadata returns every volume whose metadata holds all of md: one
+	// filtered query, however many volumes the project has.
+	FindVolumesByMetadata(ctx context.Context, md map[string]string) ([]Volume, error)
 	// ListVolumes returns one page and the marker of the next page ("" at the end).
 	// An unknown marker is ErrInvalidInput.
 	ListVolumes(ctx context.Context, opts ListOpts) ([]Volume, string, error)
@@ -79,6 +82,8 @@ type Attacher interface {
 	Detach(ctx context.Context, volumeID, nodeID string) error
 	// AttachedVolumes lists the IDs of the volumes attached to the node through this
 	// path, so the controller can enforce the node's attach limit. A missing node is
-	// ErrNotFound (Nova) or simply has none (Cinder attachments).
-	AttachedVolumes(ctx context.Context, nodeID string) ([]string, error)
+	// ErrNotFound (Nova) or simply has none (Cinder attachments). An attacher may
+	// answer from what it already knows; fresh asks it to read the cloud (before a
+	// refusal that rests on the answer).
+	AttachedVolumes(ctx context.Context, nodeID string, fresh bool) ([]string, error)
 }

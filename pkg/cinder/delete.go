@@ -21,7 +21,7 @@ var busyStatuses = map[string]bool{
 // until it is gone, so that what depends on it (a snapshot's volume) can go next and
 // a listing no longer shows it. A missing resource is not an error; one that ends in
 // error_deleting is ErrBackend. Every wait is bounded by ctx.
-func (c *Client) deleteWhole(ctx context.Context, what string, status func(context.Context) (string, error), del func(context.Context) error) error {
+func (c *Client) deleteWhole(ctx context.Context, kind, what string, status func(context.Context) (string, error), del func(context.Context) error) error {
 	gone := false
 	err := c.waitFor(ctx, what+" to settle before it is deleted", func(ctx context.Context) (bool, string, error) {
 		st, err := status(ctx)
@@ -40,7 +40,7 @@ func (c *Client) deleteWhole(ctx context.Context, what string, status func(conte
 	if err := del(ctx); err != nil && !errors.Is(err, ErrNotFound) {
 		return err
 	}
-	err = c.waitAfterRequest(ctx, what+" to be deleted", func(ctx context.Context) (bool, string, error) {
+	err = c.waitAfterRequest(ctx, kind, what+" to be deleted", func(ctx context.Context) (bool, string, error) {
 		st, err := status(ctx)
 		if errors.Is(err, ErrNotFound) {
 			return true, "", nil

@@ -353,7 +353,7 @@ func (f *fakeOpenStack) fastClient(t *testing.T, cfg *Config) *Client {
 	if err != nil {
 		t.Fatalf("NewClient: %v", err)
 	}
-	c.pollInitial, c.pollMax, c.snapshotWait = time.Millisecond, 5*time.Millisecond, 50*time.Millisecond
+	c.pollInitial, c.pollMax, c.pollFloor, c.snapshotWait = time.Millisecond, 5*time.Millisecond, time.Millisecond, 50*time.Millisecond
 	c.retry.baseDelay, c.retry.maxDelay = time.Millisecond, 5*time.Millisecond
 	return c
 }

@@ -56,7 +56,7 @@ func (c *Client) briefWaitSnapshot(ctx context.Context, s *Snapshot) *Snapshot {
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.snapshotWait)
 	defer cancel()
-	_ = c.waitAfterRequest(ctx, "snapshot "+s.ID+" to become available", func(ctx context.Context) (bool, string, error) {
+	_ = c.waitAfterRequest(ctx, kindCreateSnapshot, "snapshot "+s.ID+" to become available", func(ctx context.Context) (bool, string, error) {
 		got, err := c.GetSnapshot(ctx, s.ID)
 		if err != nil {
 			return true, "", nil // not worth failing a create that worked: the next call sees it
@@ -94,7 +94,7 @@ func (c *Client) ListSnapshots(ctx context.Context, opts SnapshotListOpts) ([]Sn
 
 // DeleteSnapshot implements Cloud.
 func (c *Client) DeleteSnapshot(ctx context.Context, id string) error {
-	return c.deleteWhole(ctx, "snapshot "+id, func(ctx context.Context) (string, error) {
+	return c.deleteWhole(ctx, kindDeleteSnapshot, "snapshot "+id, func(ctx context.Context) (string, error) {
 		s, err := c.GetSnapshot(ctx, id)
 		if err != nil {
 			return "", err

@@ -43,7 +43,7 @@ func (c *Client) CreateVolume(ctx context.Context, opts CreateVolumeOpts) (*Volu
 		return nil, fmt.Errorf("create volume %q: %w", opts.Name, err)
 	}
 	klog.V(4).InfoS("Cinder accepted the volume, waiting until it is available", "volumeID", id, "name", opts.Name)
-	vol, err := c.waitCreated(ctx, id, opts.Name)
+	vol, err := c.waitCreated(ctx, createKind(opts), id, opts.Name)
 	if err != nil {
 		return nil, err
 	}
@@ -54,12 +54,28 @@ func (c *Client) CreateVolume(ctx context.Context, opts CreateVolumeOpts) (*Volu
 	return vol, nil
 }
 
-// waitCreated waits until the new volume id is available. One that ends in an error
-// state is deleted (a retry must not find it by name); one still creating when ctx
-// ends is left for the caller's retry, which finds it by name and waits again.
-func (c *Client) waitCreated(ctx context.Context, id, name string) (*Volume, error) {
+// createKind is the wait kind of a create: how long one takes depends on the
+// volume type (its backend) and on what the volume is made from.
+func createKind(opts CreateVolumeOpts) string {
+	from := "blank"
+	switch {
+	case opts.SnapshotID != "":
+		from = "snapshot"
+	case opts.SourceVolID != "":
+		from = "volume"
+	case opts.BackupID != "":
+		from = "backup"
+	}
+	return kindCreateVolume + "/" + opts.VolumeType + "/" + from
+}
+
+// waitCreated waits until the new volume id is available; kind is the create's
+// wait kind, "" for a volume not just requested (a plain wait). One that ends in
+// an error state is deleted (a retry must not find it by name); one still creating
+// when ctx ends is left for the caller's retry, which finds it by name and waits again.
+func (c *Client) waitCreated(ctx context.Context, kind, id, name string) (*Volume, error) {
 	var vol *Volume
-	err := c.waitAfterRequest(ctx, "volume "+id+" to become available", func(ctx context.Context) (bool, string, error) {
+	err := c.poll(ctx, kind, "volume "+id+" to become available", func(ctx context.Context) (bool, string, error) {
 		v, err := c.GetVolume(ctx, id)
 		if err != nil {
 			if errors.Is(err, ErrNotFound) {
@@ -122,6 +138,42 @@ func (c *Client) FindVolumesByName(ctx context.Context, name string) ([]Volume, 
 	return out, nil
 }
 
+// FindVolumesByMetadata implements Cloud with Cinder's metadata filter, which
+// takes a Python dict literal: a quote or backslash in md could not be sent
+// faithfully and is refused. Matches are checked again, as for names.
+func (c *Client) FindVolumesByMetadata(ctx context.Context, md map[string]string) ([]Volume, error) {
+	for k, v := range md {
+		if strings.ContainsAny(k+v, `'"\`) {
+			return nil, fmt.Errorf("%w: metadata filter %q=%q: quotes and backslashes cannot be filtered on", ErrInvalidInput, k, v)
+		}
+	}
+	pages, err := volumes.List(c.cinder(mvVolumeRead), volumes.ListOpts{Metadata: md}).AllPages(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list volumes with metadata %v: %w", md, mapError(err))
+	}
+	all, err := volumes.ExtractVolumes(pages)
+	if err != nil {
+		return nil, fmt.Errorf("list volumes with metadata %v: %w", md, err)
+	}
+	var out []Volume
+	for i := range all {
+		if HasMetadata(all[i].Metadata, md) {
+			out = append(out, *volumeFrom(&all[i]))
+		}
+	}
+	return out, nil
+}
+
+// HasMetadata reports whether have holds every key of want with its value.
+func HasMetadata(have, want map[string]string) bool {
+	for k, v := range want {
+		if got, ok := have[k]; !ok || got != v {
+			return false
+		}
+	}
+	return true
+}
+
 // ListVolumes implements Cloud.
 func (c *Client) ListVolumes(ctx context.Context, opts ListOpts) ([]Volume, string, error) {
 	pager := volumes.List(c.cinder(mvVolumeRead), volumes.ListOpts{Marker: opts.Marker, Limit: opts.Limit})
@@ -138,7 +190,7 @@ func (c *Client) ListVolumes(ctx context.Context, opts ListOpts) ([]Volume, stri
 
 // DeleteVolume implements Cloud.
 func (c *Client) DeleteVolume(ctx context.Context, id string) error {
-	return c.deleteWhole(ctx, "volume "+id, func(ctx context.Context) (string, error) {
+	return c.deleteWhole(ctx, kindDeleteVolume, "volume "+id, func(ctx context.Context) (string, error) {
 		v, err := c.GetVolume(ctx, id)
 		if err != nil {
 			return "", err

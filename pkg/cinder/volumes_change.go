@@ -31,7 +31,7 @@ func (c *Client) ExpandVolume(ctx context.Context, id string, sizeGiB int) (*Vol
 	}
 
 	var last *Volume
-	err = c.waitAfterRequest(ctx, fmt.Sprintf("volume %s to reach %d GiB", id, sizeGiB), func(ctx context.Context) (bool, string, error) {
+	err = c.waitAfterRequest(ctx, kindExpandVolume, fmt.Sprintf("volume %s to reach %d GiB", id, sizeGiB), func(ctx context.Context) (bool, string, error) {
 		v, err := c.GetVolume(ctx, id)
 		if err != nil {
 			return pollError(err)
@@ -81,7 +81,7 @@ func (c *Client) RetypeVolume(ctx context.Context, id, volumeType string) (*Volu
 	}
 
 	var last *Volume
-	err = c.waitAfterRequest(ctx, fmt.Sprintf("volume %s to become type %q", id, volumeType), func(ctx context.Context) (bool, string, error) {
+	err = c.waitAfterRequest(ctx, kindRetypeVolume, fmt.Sprintf("volume %s to become type %q", id, volumeType), func(ctx context.Context) (bool, string, error) {
 		v, err := c.GetVolume(ctx, id)
 		if err != nil {
 			return pollError(err)

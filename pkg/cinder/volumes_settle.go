@@ -72,7 +72,7 @@ func (c *Client) settleVolume(ctx context.Context, ours *Volume) (*Volume, error
 	if err != nil || keep == ours.ID {
 		return ours, err
 	}
-	return c.waitCreated(ctx, keep, ours.Name)
+	return c.waitCreated(ctx, "", keep, ours.Name)
 }
 
 // settleSnapshot settles the name of ours, a snapshot of volumeID just created.

@@ -13,28 +13,52 @@ import (
 // API failed this once) and the polling goes on.
 type pollFunc func(ctx context.Context) (done bool, state string, err error)
 
-// waitFor polls check until it is done or ctx ends. The first check is immediate;
-// the pause between checks then grows by half from pollInitial up to pollMax, which
-// keeps quick operations quick without hammering the API during slow ones.
+// Kinds of operation whose waits learn their schedule (waitHistory). A kind may be
+// refined with what changes the duration, such as the volume type.
+const (
+	kindCreateVolume   = "create-volume"
+	kindDeleteVolume   = "delete-volume"
+	kindExpandVolume   = "expand-volume"
+	kindRetypeVolume   = "retype-volume"
+	kindCreateSnapshot = "create-snapshot"
+	kindDeleteSnapshot = "delete-snapshot"
+	kindDeleteBackup   = "delete-backup"
+	kindNovaAttach     = "nova-attach"
+	kindNovaDetach     = "nova-detach"
+)
+
+// waitFor polls check until it is done or ctx ends, on the fixed schedule: the
+// first check is immediate, then the pause grows by half from pollInitial up to
+// pollMax. It is for waits that do not follow a request of their own (the change
+// may have begun long ago).
 func (c *Client) waitFor(ctx context.Context, what string, check pollFunc) error {
-	return c.poll(ctx, what, false, check)
+	return c.poll(ctx, "", what, check)
 }
 
-// waitAfterRequest is waitFor right after a request that starts the change: the
-// checks start after half of pollInitial and come at half steps (see pauses).
-func (c *Client) waitAfterRequest(ctx context.Context, what string, check pollFunc) error {
-	return c.poll(ctx, what, true, check)
+// waitAfterRequest is waitFor right after a request that starts a change of kind:
+// the checks come when such changes lately ended (waitSchedule), and the wait's
+// outcome teaches the next one.
+func (c *Client) waitAfterRequest(ctx context.Context, kind, what string, check pollFunc) error {
+	return c.poll(ctx, kind, what, check)
 }
 
-func (c *Client) poll(ctx context.Context, what string, afterRequest bool, check pollFunc) error {
-	pause := pauses(c.pollInitial, c.pollMax, afterRequest)
+func (c *Client) poll(ctx context.Context, kind, what string, check pollFunc) error {
+	sched := waitSchedule{initial: c.pollInitial, max: c.pollMax, floor: c.pollFloor, afterRequest: kind != ""}
+	if kind != "" && c.history != nil {
+		sched.learned = c.history.quantiles(kind)
+	}
+	next := sched.offsets()
+	start := time.Now()
 	last := "nothing yet"
+	lo := time.Duration(-1) // offset of the last check that saw the change unfinished
+	var delay time.Duration // added after transient failures, doubling
 	for {
-		if p := pause(); p > 0 {
+		if p := next() + delay - time.Since(start); p > 0 {
 			if err := sleepCtx(ctx, p); err != nil {
 				return fmt.Errorf("%s: gave up waiting, last seen %s: %w", what, last, err)
 			}
 		}
+		at := time.Since(start)
 		done, state, err := check(ctx)
 		if ctx.Err() != nil {
 			// Whatever the check returned, the reason is the deadline: say so, with
@@ -42,40 +66,22 @@ func (c *Client) poll(ctx context.Context, what string, afterRequest bool, check
 			return fmt.Errorf("%s: gave up waiting, last seen %s: %w", what, last, ctx.Err())
 		}
 		if done {
+			if err == nil && kind != "" && c.history != nil {
+				c.history.observe(kind, lo, at)
+			}
 			return err
 		}
 		if err != nil {
-			// A failed poll (Cinder briefly unavailable) is not the end of the wait:
-			// the operation goes on in the cloud.
+			// A failed poll (Cinder briefly unavailable, or throttling past the
+			// transport's retries) is not the end of the wait: the operation goes
+			// on in the cloud. The checks after it back off.
 			state = err.Error()
+			delay = min(max(2*delay, c.pollInitial/2), c.pollMax)
 		}
 		if state != "" {
 			last = state
 		}
-	}
-}
-
-// pauses returns the pause before each successive check of a wait. A plain wait
-// checks at once, then after initial, growing by half up to max. Right after a
-// request the first checks come at half steps: an immediate one would only see the
-// state the request just left, and the operations waited on most (a Nova attach
-// or detach, about 0.5 to 1.5 s) end within the first few half steps. With initial
-// 1 s the checks come at 0.5, 1, 1.75, 2.9, 4.6 s.
-func pauses(initial, max time.Duration, afterRequest bool) func() time.Duration {
-	next, first := initial, time.Duration(0)
-	if afterRequest {
-		next /= 2
-		first = next
-	}
-	started := false
-	return func() time.Duration {
-		if !started {
-			started = true
-			return first
-		}
-		p := next
-		next = min(next*3/2, max)
-		return p
+		lo = at
 	}
 }
 

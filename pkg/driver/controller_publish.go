@@ -60,7 +60,11 @@ func (d *Driver) ControllerPublishVolume(ctx context.Context, req *csi.Controlle
 // any caller that does not. The returned function frees the slot once attached.
 func (d *Driver) reserveAttachSlot(ctx context.Context, nodeID string) (func(), error) {
 	others, release := d.slots.take(nodeID)
-	ids, err := d.deps.Attacher.AttachedVolumes(ctx, nodeID)
+	ids, err := d.deps.Attacher.AttachedVolumes(ctx, nodeID, false)
+	if err == nil && len(ids)+others >= d.deps.MaxVolumesPerNode {
+		// The attacher may have answered from memory: a refusal rests on Cinder.
+		ids, err = d.deps.Attacher.AttachedVolumes(ctx, nodeID, true)
+	}
 	if err != nil {
 		release()
 		return nil, toStatus(err, "listing volumes attached to node %s", nodeID)

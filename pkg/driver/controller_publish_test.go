@@ -74,7 +74,7 @@ func TestControllerPublish(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if vols, _ := cloud.CinderAttacher().AttachedVolumes(ctx, testNode); len(vols) != 0 {
+	if vols, _ := cloud.CinderAttacher().AttachedVolumes(ctx, testNode, true); len(vols) != 0 {
 		t.Errorf("attachments left: %v", vols)
 	}
 }
@@ -146,7 +146,7 @@ func TestAttachLimitUnderConcurrency(t *testing.T) {
 	if ok != 1 || exhausted != n-1 {
 		t.Errorf("%d published, %d refused; want 1 and %d", ok, exhausted, n-1)
 	}
-	attached, err := cloud.CinderAttacher().AttachedVolumes(ctx, testNode)
+	attached, err := cloud.CinderAttacher().AttachedVolumes(ctx, testNode, true)
 	if err != nil {
 		t.Fatal(err)
 	}

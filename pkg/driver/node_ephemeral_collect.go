@@ -12,10 +12,6 @@ import (
 	"github.com/cinder-csi/cinder-csi-driver/pkg/cinder"
 )
 
-// ephemeralListPage is the page size for listing volumes; Cinder's default
-// osapi_max_limit is 1000.
-const ephemeralListPage = 500
-
 // ephemeralCollectTimeout bounds leak collection at start-up: it must not keep the
 // node plugin from serving persistent volumes when the cloud is slow.
 const ephemeralCollectTimeout = 2 * time.Minute
@@ -24,23 +20,19 @@ const ephemeralCollectTimeout = 2 * time.Minute
 // Cinder is asked rather than memory, so the answer survives restarts and includes
 // leaked volumes.
 func (d *Driver) nodeEphemeralVolumes(ctx context.Context) ([]cinder.Volume, error) {
-	var out []cinder.Volume
-	marker := ""
-	for {
-		vols, next, err := d.deps.NodeCloud.ListVolumes(ctx, cinder.ListOpts{Marker: marker, Limit: ephemeralListPage})
-		if err != nil {
-			return nil, err
-		}
-		for _, v := range vols {
-			if strings.HasPrefix(v.Name, ephemeralPrefix) && d.ownsEphemeral(v.Metadata) {
-				out = append(out, v)
-			}
-		}
-		if next == "" || next == marker {
-			return out, nil
-		}
-		marker = next
+	// One filtered query (Cinder's metadata filter), not a walk through the project;
+	// the cluster is checked here, as it may be absent from the metadata.
+	vols, err := d.deps.NodeCloud.FindVolumesByMetadata(ctx, map[string]string{metaEphemeral: "true", metaNode: d.deps.Node.ID})
+	if err != nil {
+		return nil, err
 	}
+	var out []cinder.Volume
+	for _, v := range vols {
+		if strings.HasPrefix(v.Name, ephemeralPrefix) && d.ownsEphemeral(v.Metadata) {
+			out = append(out, v)
+		}
+	}
+	return out, nil
 }
 
 // CollectEphemeralLeaks tears down this node's inline ephemeral volumes that no pod

@@ -133,7 +133,7 @@ func (e *ephemeralEnv) assertNothingLeft(t *testing.T) {
 	if vols := e.volumes(t); len(vols) != 0 {
 		t.Errorf("leaked volumes: %+v", vols)
 	}
-	if att, _ := e.cloud.CinderAttacher().AttachedVolumes(context.Background(), testNode); len(att) != 0 {
+	if att, _ := e.cloud.CinderAttacher().AttachedVolumes(context.Background(), testNode, true); len(att) != 0 {
 		t.Errorf("leaked attachments: %v", att)
 	}
 	if len(e.m.mounts) != 0 || len(e.l.connected) != 0 {
@@ -421,7 +421,7 @@ func TestCollectEphemeralLeaks(t *testing.T) {
 	if len(e.m.mounts) != 2 || e.m.mounts[targetOf(ephB)] == "" {
 		t.Errorf("mounts = %v; want only B's staging and target", e.m.mounts)
 	}
-	if att, _ := e.cloud.CinderAttacher().AttachedVolumes(ctx, testNode); len(att) != 1 || att[0] != b {
+	if att, _ := e.cloud.CinderAttacher().AttachedVolumes(ctx, testNode, true); len(att) != 1 || att[0] != b {
 		t.Errorf("attached = %v, want only B (%s)", att, b)
 	}
 	if len(e.l.connected) != 1 {

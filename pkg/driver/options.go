@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/cinder-csi/cinder-csi-driver/pkg/mount"
 )
@@ -75,6 +76,12 @@ type Options struct {
 	EphemeralMaxPerNode int
 	// StateDir holds the node plugin's private mounts (inline ephemeral staging).
 	StateDir string
+	// Waits for Cinder and Nova (docs/waits.md): the fixed schedule's first pause and
+	// cap, the shortest pause between checks, and whether waits learn their schedule.
+	WaitInitial     time.Duration
+	WaitMax         time.Duration
+	WaitMinInterval time.Duration
+	WaitLearn       bool
 }
 
 // DefaultOptions returns the options with every flag at its default.
@@ -110,7 +117,25 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.NodeIP, "node-ip", "", "with --attacher cinder (node mode): the node's IP address, sent in the attachment connector (the chart passes the pod's status.hostIP); default: the first global address of an interface that is up")
 	fs.StringVar(&o.InitiatorFile, "iscsi-initiator-file", mount.ISCSIInitiatorNameFile, "with --attacher cinder (node mode): open-iscsi's initiator name file; its InitiatorName goes into the attachment connector (iSCSI backends export targets to it); a node without it has none")
 	fs.StringVar(&o.PublishKeyFile, "publish-key-file", "", "file with a key of at least 32 random characters, the same for the controller and node plugins: credentials in Cinder's connection info (iSCSI CHAP passwords, RBD keyrings) travel sealed with it in the publish context; without it such volumes are refused on ControllerPublishVolume")
+	fs.DurationVar(&o.WaitInitial, "wait-initial", time.Second, "first pause of the fixed wait schedule: after a request, checks come at half of it, then at pauses growing by half (docs/waits.md)")
+	fs.DurationVar(&o.WaitMax, "wait-max", 5*time.Second, "longest pause between two checks of a wait")
+	fs.DurationVar(&o.WaitMinInterval, "wait-min-interval", 50*time.Millisecond, "shortest pause between two checks of a wait, learned schedule included")
+	fs.BoolVar(&o.WaitLearn, "wait-learn", true, "learn from the durations observed how soon to check each kind of operation; false keeps the fixed schedule")
 	fs.StringVar(&o.StateDir, "state-dir", "/var/lib/cinder-csi", "node directory that must outlive the plugin (a hostPath): iSCSI and RBD records, qcow2 exports, inline ephemeral volumes under <state-dir>/ephemeral")
+}
+
+// waitOrder checks the wait settings (0 takes the default): none negative, and
+// each set one at most the next.
+func waitOrder(d ...time.Duration) string {
+	for i, v := range d {
+		if v < 0 {
+			return "none may be negative"
+		}
+		if i > 0 && v > 0 && d[i-1] > v {
+			return "each must be at most the next"
+		}
+	}
+	return ""
 }
 
 var driverNameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$`)
@@ -133,6 +158,9 @@ func (o *Options) Validate() error {
 	}
 	if !driverNameRE.MatchString(o.DriverName) {
 		errs = append(errs, fmt.Errorf("--driver-name %q: use at most 63 lower-case letters, digits, dots and dashes", o.DriverName))
+	}
+	if w := waitOrder(o.WaitMinInterval, o.WaitInitial, o.WaitMax); w != "" {
+		errs = append(errs, fmt.Errorf("--wait-min-interval %s, --wait-initial %s, --wait-max %s: %s", o.WaitMinInterval, o.WaitInitial, o.WaitMax, w))
 	}
 	if o.MaxVolumesPerNode < 0 {
 		errs = append(errs, fmt.Errorf("--max-volumes-per-node %d must not be negative", o.MaxVolumesPerNode))

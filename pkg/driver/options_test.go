@@ -4,6 +4,7 @@ import (
 	"flag"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestOptionsValidate(t *testing.T) {
@@ -25,6 +26,8 @@ func TestOptionsValidate(t *testing.T) {
 		{"cinder node id", func(o *Options) { o.Attacher, o.NodeID = AttacherCinder, "worker-1" }, ""},
 		{"driver name", func(o *Options) { o.DriverName = "Cinder_CSI" }, "--driver-name"},
 		{"metadata url", func(o *Options) { o.MetadataURL = "169.254.169.254" }, "--metadata-url"},
+		{"wait order", func(o *Options) { o.WaitMinInterval = 2 * time.Second }, "each must be at most the next"},
+		{"negative wait", func(o *Options) { o.WaitMax = -time.Second }, "none may be negative"},
 		{"search order", func(o *Options) { o.MetadataSearchOrder = "configDrive,ec2" }, "ec2"},
 	}
 	for _, tt := range tests {

@@ -79,6 +79,14 @@ func TestEphemeralInline(t *testing.T) {
 	if len(vols) != 1 || vols[0].VolumeType != "fast" || len(vols[0].Attachments) != 1 || vols[0].Metadata["cinder.csi.openstack.org/pod-name"] != "p1" {
 		t.Fatalf("Cinder holds %+v; want one attached, tagged volume of type fast", vols)
 	}
+	// The node's count of its volumes is Cinder's metadata filter.
+	tagged, err := c.FindVolumesByMetadata(ctx, map[string]string{"cinder.csi.openstack.org/ephemeral": "true", "cinder.csi.openstack.org/node": node})
+	if err != nil || len(tagged) != 1 || tagged[0].ID != vols[0].ID {
+		t.Fatalf("FindVolumesByMetadata = %+v, %v; want exactly %s", tagged, err, vols[0].ID)
+	}
+	if other, err := c.FindVolumesByMetadata(ctx, map[string]string{"cinder.csi.openstack.org/node": node + "-other"}); err != nil || len(other) != 0 {
+		t.Fatalf("FindVolumesByMetadata for another node = %+v, %v; want none", other, err)
+	}
 	if _, err := nodeClient.NodeUnpublishVolume(ctx, &csi.NodeUnpublishVolumeRequest{VolumeId: handle, TargetPath: target}); err != nil {
 		t.Fatalf("NodeUnpublishVolume: %v", err)
 	}

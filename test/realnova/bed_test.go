@@ -142,7 +142,7 @@ func (b *bed) node(t *testing.T, srv *Server) *Node {
 // attachedVolumes lists the volumes Nova has on srv, boot volume aside.
 func (b *bed) attachedVolumes(t *testing.T, srv *Server) []string {
 	t.Helper()
-	ids, err := b.cloud.NovaAttacher().AttachedVolumes(context.Background(), srv.ID)
+	ids, err := b.cloud.NovaAttacher().AttachedVolumes(context.Background(), srv.ID, true)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -137,7 +137,7 @@ func (c *Cloud) detachLocked(v *cinder.Volume, nodeID string) {
 }
 
 // AttachedVolumes lists the volumes attached to the node.
-func (a *Attacher) AttachedVolumes(ctx context.Context, nodeID string) ([]string, error) {
+func (a *Attacher) AttachedVolumes(ctx context.Context, nodeID string, _ bool) ([]string, error) {
 	c := a.c
 	if err := c.enter("AttachedVolumes"); err != nil {
 		return nil, err

@@ -162,6 +162,22 @@ func (c *Cloud) FindVolumesByName(ctx context.Context, name string) ([]cinder.Vo
 	return out, nil
 }
 
+// FindVolumesByMetadata returns all volumes whose metadata holds every pair of md.
+func (c *Cloud) FindVolumesByMetadata(ctx context.Context, md map[string]string) ([]cinder.Volume, error) {
+	if err := c.enter("FindVolumesByMetadata"); err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []cinder.Volume
+	for _, v := range c.sortedVolumesLocked() {
+		if cinder.HasMetadata(v.Metadata, md) {
+			out = append(out, v)
+		}
+	}
+	return out, nil
+}
+
 // ListVolumes pages through volumes in creation order.
 func (c *Cloud) ListVolumes(ctx context.Context, o cinder.ListOpts) ([]cinder.Volume, string, error) {
 	if err := c.enter("ListVolumes"); err != nil {
