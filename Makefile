@@ -44,7 +44,7 @@ $(CACHE)/deps.stamp: Makefile
 ## with the fake cloud, then the real local Cinder (started if needed, left running:
 ## `make cinder-down` stops it) with csi-sanity, the lifecycle, auth and fault tests,
 ## then Nova on top (make openstack-down stops all) with the --attacher nova suites.
-test: deps build lint unit fuzz sanity cinder-up realcinder openstack-up realnova e2e node-e2e storage-suite
+test: deps build lint unit fuzz sanity cinder-up realcinder openstack-up realnova bench-smoke e2e node-e2e storage-suite
 
 ## realcinder: the suites against the real local Cinder (needs `make cinder-up`), the
 ## upstream csi-sanity binary (csi-test at go.mod's version) among them, and the chaos
@@ -166,8 +166,27 @@ fuzz:
 		done; \
 	done
 
-bench:
+## bench: the driver against the real local Cinder and Nova (needs make
+## openstack-up): test/bench drives the real binary over its socket, interleaved
+## with a direct gophercloud baseline polling every 50 ms, both through one
+## counting proxy, and prints one "bench: …" line per figure (README, Performance).
+## Then the in-process Go benchmarks of ./pkg. make test runs bench-real with a
+## small N so that the benchmark cannot rot; it asserts no timing.
+BENCH_N ?= 20
+BENCH_C ?= 1,8
+BENCH_SCALE ?= 10,100,1000
+BENCH_BURST ?= 50
+.PHONY: bench-real bench-smoke
+bench-smoke:
+	@$(MAKE) --no-print-directory bench-real BENCH_N=3 BENCH_SCALE=10,30 BENCH_BURST=20
+bench: bench-real
 	$(GO) test -run '^$$' -bench . -benchmem ./pkg/...
+
+bench-real: build
+	@mkdir -p $(CACHE)
+	@CSI_DRIVER_BIN=$(BIN)/csi-driver $(GO) run ./test/bench -n $(BENCH_N) -c $(BENCH_C) -scale $(BENCH_SCALE) -burst $(BENCH_BURST) \
+	  2> $(CACHE)/bench.err | tee $(CACHE)/bench.log; rc=$${PIPESTATUS[0]}; \
+	  [ $$rc = 0 ] || { grep -v '^[IWE][0-9]' $(CACHE)/bench.err | tail -30; echo "bench failed; log in $(CACHE)/bench.err"; }; exit $$rc
 
 clean:
 	rm -rf $(BIN)

@@ -67,7 +67,16 @@ func (a *cinderAttacher) attach(ctx context.Context, v *Volume, n Node) (*Attach
 
 	created, err := attachments.Create(ctx, c.cinder(mvAttachments), createOpts(volumeID, n)).Extract()
 	if err != nil {
-		return nil, fmt.Errorf("attach volume %s to %s: %w", volumeID, node, mapError(err))
+		err = fmt.Errorf("attach volume %s to %s: %w", volumeID, node, mapError(err))
+		if !v.Multiattach {
+			// Cinder reserves the attachment before the backend connects it: when
+			// the backend fails (a 500), the reserved one stays and keeps the volume
+			// from snapshots and deletes until someone removes it.
+			if cerr := a.deleteIncomplete(context.WithoutCancel(ctx), volumeID); cerr != nil {
+				klog.ErrorS(cerr, "Could not delete the attachment a failed attach left", "volumeID", volumeID)
+			}
+		}
+		return nil, err
 	}
 	conn := connectionFrom(created.ConnectionInfo)
 	if conn == nil {
@@ -190,9 +199,11 @@ func (a *cinderAttacher) detach(ctx context.Context, volumeID, node string) erro
 			}
 		}
 	}
-	if !v.Multiattach && checkNotElsewhere(v, node) == nil {
-		// A leftover of an interrupted Attach keeps the volume "attaching" and
-		// undeletable; no other node can own it.
+	if !v.Multiattach && v.Status != StatusInUse && v.Status != StatusAvailable && checkNotElsewhere(v, node) == nil {
+		// A leftover of an interrupted Attach keeps the volume "reserved" or
+		// "attaching" and undeletable; no other node can own it. An in-use or
+		// available volume that is not multiattach cannot hold one (Cinder reserves
+		// such a volume only when it is available, and reserving changes its status).
 		if err := a.deleteIncomplete(ctx, volumeID); err != nil {
 			return err
 		}

@@ -307,3 +307,18 @@ func (c *Client) known(id string) *Volume {
 	}
 	return &Volume{ID: id}
 }
+
+// Cinder reserves an attachment before the backend connects it; when the backend
+// then fails the create (HTTP 500), the reserved one must not stay behind.
+func TestCinderAttachFailedCreateLeavesNothing(t *testing.T) {
+	f, c, vol := attachFixture(t)
+	f.injectAfter("POST", "/attachments", 500, 1)
+	if _, err := c.CinderAttacher().Attach(context.Background(), c.known(vol), Node{ID: "node-a"}); err == nil {
+		t.Fatal("Attach succeeded through a failed create")
+	}
+	var n int
+	f.do(func() { n = len(f.attachments) })
+	if n != 0 {
+		t.Errorf("%d attachments left after a failed create, want none", n)
+	}
+}

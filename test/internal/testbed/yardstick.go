@@ -116,7 +116,7 @@ func (y *Yardstick) Attach(ctx context.Context) (time.Duration, error) {
 	}
 	defer func() { _ = y.drop(ctx, id) }()
 	start := time.Now()
-	att, err := attachments.Create(ctx, y.vc, hostAttachment{"volume_uuid": id, "connector": map[string]any{
+	att, err := attachments.Create(ctx, y.vc, HostAttachment{"volume_uuid": id, "connector": map[string]any{
 		"host": "e2e-yardstick", "ip": "127.0.0.1", "initiator": "iqn.2026-11.local:e2e", "platform": "x86_64",
 		"os_type": "linux", "multipath": false, "mountpoint": "/csi-node/e2e-yardstick"}}).Extract()
 	if err != nil {
@@ -162,10 +162,10 @@ func (y *Yardstick) Snapshot(ctx context.Context, volumeID string) (time.Duratio
 	return took, err
 }
 
-// hostAttachment is an attachment request without instance_uuid (gophercloud's
+// HostAttachment is an attachment request without instance_uuid (gophercloud's
 // CreateOpts always sends one, and Cinder refuses an empty one).
-type hostAttachment map[string]any
+type HostAttachment map[string]any
 
-func (h hostAttachment) ToAttachmentCreateMap() (map[string]any, error) {
+func (h HostAttachment) ToAttachmentCreateMap() (map[string]any, error) {
 	return map[string]any{"attachment": map[string]any(h)}, nil
 }
