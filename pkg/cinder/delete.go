@@ -16,28 +16,37 @@ var busyStatuses = map[string]bool{
 	"restoring": true, "uploading": true, "maintenance": true, "awaiting-transfer": false,
 }
 
-// deleteWhole deletes a volume, snapshot or backup as one operation: it waits for
-// one still being made (Cinder refuses to delete it then), deletes it, and waits
-// until it is gone, so that what depends on it (a snapshot's volume) can go next and
-// a listing no longer shows it. A missing resource is not an error; one that ends in
-// error_deleting is ErrBackend. Every wait is bounded by ctx.
+// deleteWhole deletes a volume, snapshot or backup as one operation: it deletes it
+// and waits until it is gone, so that what depends on it (a snapshot's volume) can
+// go next and a listing no longer shows it. The delete is asked for first: when
+// Cinder refuses it because the resource is still being made or changed, the
+// resource is waited for (until it leaves the busy states) and the delete asked
+// once more. A missing resource is not an error; one that ends in error_deleting
+// is ErrBackend. Every wait is bounded by ctx.
 func (c *Client) deleteWhole(ctx context.Context, kind, what string, status func(context.Context) (string, error), del func(context.Context) error) error {
-	gone := false
-	err := c.waitFor(ctx, what+" to settle before it is deleted", func(ctx context.Context) (bool, string, error) {
-		st, err := status(ctx)
-		if errors.Is(err, ErrNotFound) {
-			gone = true
-			return true, "", nil
+	err := del(ctx)
+	if errors.Is(err, ErrInvalidState) {
+		gone := false
+		serr := c.waitFor(ctx, what+" to settle before it is deleted", func(ctx context.Context) (bool, string, error) {
+			st, err := status(ctx)
+			if errors.Is(err, ErrNotFound) {
+				gone = true
+				return true, "", nil
+			}
+			if err != nil {
+				return pollError(err)
+			}
+			return !busyStatuses[st], "status " + st, nil
+		})
+		if serr != nil || gone {
+			return serr
 		}
-		if err != nil {
-			return pollError(err)
-		}
-		return !busyStatuses[st], "status " + st, nil
-	})
-	if err != nil || gone {
-		return err
+		err = del(ctx)
 	}
-	if err := del(ctx); err != nil && !errors.Is(err, ErrNotFound) {
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
 		return err
 	}
 	err = c.waitAfterRequest(ctx, kind, what+" to be deleted", func(ctx context.Context) (bool, string, error) {

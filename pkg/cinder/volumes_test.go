@@ -176,6 +176,36 @@ func TestDeleteVolume(t *testing.T) {
 	}
 }
 
+// A delete is asked for first; a volume still being made is refused by Cinder,
+// waited for, and deleted once it is available.
+func TestDeleteVolumeStillCreating(t *testing.T) {
+	f := newFakeOpenStack(t)
+	f.do(func() { f.transitionPolls = 0 })
+	c := f.client(t)
+	ctx := context.Background()
+	v, err := c.CreateVolume(ctx, CreateVolumeOpts{Name: "busy", SizeGiB: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.do(func() {
+		f.transitionPolls = 2
+		f.volumes[v.ID]["status"] = StatusCreating
+		f.later(v.ID, func(v map[string]any) { v["status"] = StatusAvailable })
+	})
+	deletes := f.calls("DELETE", "/volumes/"+v.ID)
+	if err := c.DeleteVolume(ctx, v.ID); err != nil {
+		t.Fatalf("delete of a creating volume: %v", err)
+	}
+	if n := f.calls("DELETE", "/volumes/"+v.ID) - deletes; n != 2 {
+		t.Errorf("%d DELETEs, want 2 (refused while creating, then accepted)", n)
+	}
+	var left bool
+	f.do(func() { left = f.volumes[v.ID] != nil })
+	if left {
+		t.Error("volume still there")
+	}
+}
+
 func TestExpandVolume(t *testing.T) {
 	tests := []struct {
 		name   string
