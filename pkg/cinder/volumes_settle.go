@@ -34,12 +34,7 @@ func settle(ctx context.Context, what, name, ours string, items []namesake, del 
 	if len(live) <= 1 {
 		return ours, nil
 	}
-	keep := slices.MinFunc(live, func(a, b namesake) int {
-		if c := a.created.Compare(b.created); c != 0 {
-			return c
-		}
-		return strings.Compare(a.id, b.id)
-	})
+	keep := survivor(live)
 	for _, n := range live {
 		if n.id == keep.id || (n.id != ours && n.attached) {
 			continue
@@ -56,6 +51,49 @@ func settle(ctx context.Context, what, name, ours string, items []namesake, del 
 	return keep.id, nil
 }
 
+// survivor is the one of live that every process keeps.
+func survivor(live []namesake) namesake {
+	return slices.MinFunc(live, func(a, b namesake) int {
+		if c := a.created.Compare(b.created); c != 0 {
+			return c
+		}
+		return strings.Compare(a.id, b.id)
+	})
+}
+
+func volumeNamesakes(vols []Volume) []namesake {
+	items := make([]namesake, 0, len(vols))
+	for _, v := range vols {
+		items = append(items, namesake{id: v.ID, created: v.CreatedAt, attached: len(v.Attachments) > 0,
+			ignore: isErrorStatus(v.Status) || v.Status == StatusDeleting})
+	}
+	return items
+}
+
+// Namesakes sorts volumes found by one name (FindVolumesByName) by the rule a create
+// settles its name with: keep is the survivor every process picks (nil when none
+// is live: all failed or being deleted), duplicates the other live ones that may
+// be deleted (never one with an attachment). A caller that finds a name rather
+// than creating it uses this, so that a duplicate a crashed create left is
+// resolved the same way whoever meets it first.
+func Namesakes(vols []Volume) (keep *Volume, duplicates []Volume) {
+	live := slices.DeleteFunc(volumeNamesakes(vols), func(n namesake) bool { return n.ignore })
+	if len(live) == 0 {
+		return nil, nil
+	}
+	k := survivor(live)
+	for i := range vols {
+		v := &vols[i]
+		switch {
+		case v.ID == k.id:
+			keep = v
+		case !isErrorStatus(v.Status) && v.Status != StatusDeleting && len(v.Attachments) == 0:
+			duplicates = append(duplicates, *v)
+		}
+	}
+	return keep, duplicates
+}
+
 // settleVolume settles the name of ours, a volume just created and available.
 func (c *Client) settleVolume(ctx context.Context, ours *Volume) (*Volume, error) {
 	found, err := c.FindVolumesByName(ctx, ours.Name)
@@ -63,12 +101,7 @@ func (c *Client) settleVolume(ctx context.Context, ours *Volume) (*Volume, error
 		klog.InfoS("Could not check the new volume's name for duplicates; keeping it", "volumeID", ours.ID, "name", ours.Name, "err", err)
 		return ours, nil
 	}
-	items := make([]namesake, 0, len(found))
-	for _, v := range found {
-		items = append(items, namesake{id: v.ID, created: v.CreatedAt, attached: len(v.Attachments) > 0,
-			ignore: isErrorStatus(v.Status) || v.Status == StatusDeleting})
-	}
-	keep, err := settle(ctx, "volume", ours.Name, ours.ID, items, c.DeleteVolume)
+	keep, err := settle(ctx, "volume", ours.Name, ours.ID, volumeNamesakes(found), c.DeleteVolume)
 	if err != nil || keep == ours.ID {
 		return ours, err
 	}

@@ -2,7 +2,9 @@ package cinder
 
 import (
 	"context"
+	"slices"
 	"testing"
+	"time"
 )
 
 // A create interrupted by a crash made a volume of the name that the retry's look-up
@@ -95,5 +97,46 @@ func TestCreateSnapshotSettlesDuplicates(t *testing.T) {
 	}
 	if got.ID != straggler.ID || len(left) != 1 || left[0].ID != straggler.ID {
 		t.Errorf("CreateSnapshot returned %s, left %+v; want the earlier straggler %s alone", got.ID, left, straggler.ID)
+	}
+}
+
+func TestNamesakes(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	vol := func(id, status string, at time.Time, attached bool) Volume {
+		v := Volume{ID: id, Status: status, CreatedAt: at}
+		if attached {
+			v.Attachments = []VolumeAttachment{{AttachmentID: "a-" + id}}
+		}
+		return v
+	}
+	tests := []struct {
+		name   string
+		vols   []Volume
+		keep   string
+		dupIDs []string
+	}{
+		{"none", nil, "", nil},
+		{"one", []Volume{vol("b", StatusAvailable, t0, false)}, "b", nil},
+		{"earliest wins", []Volume{vol("a", StatusAvailable, t0.Add(time.Second), false), vol("b", StatusCreating, t0, false)}, "b", []string{"a"}},
+		{"same second: lowest ID", []Volume{vol("d", StatusAvailable, t0, false), vol("c", StatusAvailable, t0, false)}, "c", []string{"d"}},
+		{"failed and deleting ones are no survivors", []Volume{vol("a", StatusError, t0, false), vol("b", StatusDeleting, t0, false), vol("c", StatusAvailable, t0.Add(time.Second), false)}, "c", nil},
+		{"an attached duplicate is kept", []Volume{vol("a", StatusAvailable, t0, false), vol("b", StatusInUse, t0.Add(time.Second), true)}, "a", nil},
+		{"all failed", []Volume{vol("a", StatusError, t0, false)}, "", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			keep, dups := Namesakes(tt.vols)
+			got := ""
+			if keep != nil {
+				got = keep.ID
+			}
+			var ids []string
+			for _, d := range dups {
+				ids = append(ids, d.ID)
+			}
+			if got != tt.keep || !slices.Equal(ids, tt.dupIDs) {
+				t.Errorf("Namesakes = %q, %v; want %q, %v", got, ids, tt.keep, tt.dupIDs)
+			}
+		})
 	}
 }

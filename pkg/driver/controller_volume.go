@@ -105,25 +105,38 @@ func (d *Driver) findVolume(ctx context.Context, a createVolumeArgs) (*cinder.Vo
 		return nil, toStatus(err, "looking up volumes named %q", a.name)
 	}
 	for i := range vols {
-		v := &vols[i]
-		if mismatch := volumeMismatch(v, a); mismatch != "" {
-			return nil, status.Errorf(codes.AlreadyExists, "volume %s named %q already exists with %s; delete it or use another name", v.ID, a.name, mismatch)
+		if mismatch := volumeMismatch(&vols[i], a); mismatch != "" {
+			return nil, status.Errorf(codes.AlreadyExists, "volume %s named %q already exists with %s; delete it or use another name", vols[i].ID, a.name, mismatch)
 		}
-		switch {
-		case v.Status == cinder.StatusAvailable || v.Status == cinder.StatusInUse:
-			return v, nil
-		case v.Status == cinder.StatusCreating || v.Status == cinder.StatusDownloading || v.Status == cinder.StatusRestoringBackup:
-			return nil, status.Errorf(codes.Unavailable, "volume %s named %q is still %q; retry shortly", v.ID, a.name, v.Status)
-		case isErrorStatus(v.Status):
+	}
+	for i := range vols {
+		if v := &vols[i]; isErrorStatus(v.Status) {
 			klog.InfoS("Deleting a failed volume left by an earlier attempt", "volumeID", v.ID, "status", v.Status)
 			if err := d.deps.Cloud.DeleteVolume(ctx, v.ID); err != nil {
 				return nil, toStatus(err, "deleting failed volume %s named %q", v.ID, a.name)
 			}
-		default:
-			return nil, status.Errorf(codes.Unavailable, "volume %s named %q is %q; retry shortly", v.ID, a.name, v.Status)
 		}
 	}
-	return nil, nil
+	// More than one live volume of the name: a create interrupted by a crash made
+	// one after its retry made another. The same survivor is kept as a create
+	// settles on (cinder.Namesakes), whoever meets the name first.
+	v, duplicates := cinder.Namesakes(vols)
+	for _, dup := range duplicates {
+		klog.InfoS("Deleting a duplicate of the same name, made by an interrupted create", "volumeID", dup.ID, "name", a.name, "kept", v.ID)
+		if err := d.deps.Cloud.DeleteVolume(ctx, dup.ID); err != nil {
+			return nil, toStatus(err, "deleting volume %s, a duplicate of %s named %q", dup.ID, v.ID, a.name)
+		}
+	}
+	switch {
+	case v == nil:
+		return nil, nil
+	case v.Status == cinder.StatusAvailable || v.Status == cinder.StatusInUse:
+		return v, nil
+	case v.Status == cinder.StatusCreating || v.Status == cinder.StatusDownloading || v.Status == cinder.StatusRestoringBackup:
+		return nil, status.Errorf(codes.Unavailable, "volume %s named %q is still %q; retry shortly", v.ID, a.name, v.Status)
+	default:
+		return nil, status.Errorf(codes.Unavailable, "volume %s named %q is %q; retry shortly", v.ID, a.name, v.Status)
+	}
 }
 
 // volumeMismatch says how an existing volume differs from the request, "" if it fits.

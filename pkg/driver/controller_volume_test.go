@@ -59,6 +59,35 @@ func TestCreateVolumeValidation(t *testing.T) {
 	}
 }
 
+// Two live volumes of one name (a crashed create's straggler and its retry's
+// volume): a CreateVolume that finds the name keeps the earliest and deletes the
+// other, so that neither stays behind once the name is used.
+func TestCreateVolumeFindsDuplicates(t *testing.T) {
+	ctx := context.Background()
+	d, cloud := newTestController(t, fake.Options{})
+	first, err := cloud.CreateVolume(ctx, cinder.CreateVolumeOpts{Name: "pvc-dup", SizeGiB: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Millisecond) // a later created_at
+	if _, err := cloud.CreateVolume(ctx, cinder.CreateVolumeOpts{Name: "pvc-dup", SizeGiB: 1}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		resp, err := d.CreateVolume(ctx, createReq("pvc-dup", 1, nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := resp.GetVolume().GetVolumeId(); got != first.ID {
+			t.Errorf("call %d returned %s, want the earliest %s", i, got, first.ID)
+		}
+		vols, _ := cloud.FindVolumesByName(ctx, "pvc-dup")
+		if len(vols) != 1 || vols[0].ID != first.ID {
+			t.Errorf("call %d left %+v, want only %s", i, vols, first.ID)
+		}
+	}
+}
+
 func TestCreateVolumeIdempotent(t *testing.T) {
 	ctx := context.Background()
 	d, cloud := newTestController(t, fake.Options{})
