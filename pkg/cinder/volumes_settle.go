@@ -94,6 +94,33 @@ func Namesakes(vols []Volume) (keep *Volume, duplicates []Volume) {
 	return keep, duplicates
 }
 
+func snapshotNamesakes(snaps []Snapshot) []namesake {
+	items := make([]namesake, 0, len(snaps))
+	for i := range snaps {
+		items = append(items, namesake{id: snaps[i].ID, created: snaps[i].CreatedAt, ignore: snaps[i].Failed() || snaps[i].Status == StatusDeleting})
+	}
+	return items
+}
+
+// SnapshotNamesakes is Namesakes for snapshots and backups found by one name.
+func SnapshotNamesakes(snaps []Snapshot) (keep *Snapshot, duplicates []Snapshot) {
+	items := snapshotNamesakes(snaps)
+	live := slices.DeleteFunc(slices.Clone(items), func(n namesake) bool { return n.ignore })
+	if len(live) == 0 {
+		return nil, nil
+	}
+	k := survivor(live)
+	for i := range snaps {
+		switch {
+		case snaps[i].ID == k.id:
+			keep = &snaps[i]
+		case !items[i].ignore:
+			duplicates = append(duplicates, snaps[i])
+		}
+	}
+	return keep, duplicates
+}
+
 // settleVolume settles the name of ours, a volume just created and available.
 func (c *Client) settleVolume(ctx context.Context, ours *Volume) (*Volume, error) {
 	found, err := c.FindVolumesByName(ctx, ours.Name)
@@ -115,11 +142,7 @@ func (c *Client) settleSnapshot(ctx context.Context, ours *Snapshot) (*Snapshot,
 		klog.InfoS("Could not check the new snapshot's name for duplicates; keeping it", "snapshotID", ours.ID, "name", ours.Name, "err", err)
 		return ours, nil
 	}
-	items := make([]namesake, 0, len(found))
-	for i := range found {
-		items = append(items, namesake{id: found[i].ID, created: found[i].CreatedAt, ignore: found[i].Failed() || found[i].Status == StatusDeleting})
-	}
-	keep, err := settle(ctx, "snapshot", ours.Name, ours.ID, items, c.DeleteSnapshot)
+	keep, err := settle(ctx, "snapshot", ours.Name, ours.ID, snapshotNamesakes(found), c.DeleteSnapshot)
 	if err != nil || keep == ours.ID {
 		return ours, err
 	}

@@ -140,3 +140,19 @@ func TestNamesakes(t *testing.T) {
 		})
 	}
 }
+
+func TestSnapshotNamesakes(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	snaps := []Snapshot{
+		{ID: "late", Status: "available", CreatedAt: t0.Add(time.Second)},
+		{ID: "failed", Status: "error", CreatedAt: t0.Add(-time.Second)},
+		{ID: "early", Status: "creating", CreatedAt: t0},
+	}
+	keep, dups := SnapshotNamesakes(snaps)
+	if keep == nil || keep.ID != "early" || len(dups) != 1 || dups[0].ID != "late" {
+		t.Errorf("SnapshotNamesakes = %+v, %+v; want early kept, late a duplicate, the failed one left to its caller", keep, dups)
+	}
+	if keep, dups := SnapshotNamesakes(snaps[1:2]); keep != nil || dups != nil {
+		t.Errorf("all failed: %+v, %+v", keep, dups)
+	}
+}

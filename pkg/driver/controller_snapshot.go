@@ -79,10 +79,21 @@ func (d *Driver) findSnapshot(ctx context.Context, a createSnapshotArgs) (*cinde
 	if len(found) == 0 {
 		return nil, nil
 	}
-	s := &found[0]
-	if s.VolumeID != a.volumeID {
-		return nil, status.Errorf(codes.AlreadyExists, "%s %s named %q already exists for volume %s, not %s; use another name",
-			kindOf(s), s.ID, a.name, s.VolumeID, a.volumeID)
+	for i := range found {
+		if s := &found[i]; s.VolumeID != a.volumeID {
+			return nil, status.Errorf(codes.AlreadyExists, "%s %s named %q already exists for volume %s, not %s; use another name",
+				kindOf(s), s.ID, a.name, s.VolumeID, a.volumeID)
+		}
+	}
+	// Several live ones: a create interrupted by a crash made one after its retry
+	// made another; keep the one a create settles on (cinder.SnapshotNamesakes).
+	s, duplicates := cinder.SnapshotNamesakes(found)
+	for i := range duplicates {
+		klog.InfoS("Deleting a duplicate of the same name, made by an interrupted create", "snapshotID", duplicates[i].ID, "name", a.name, "kept", s.ID)
+		d.deleteSnapshotObject(ctx, &duplicates[i])
+	}
+	if s == nil {
+		s = &found[0] // all failed: the caller deletes it and makes a new one
 	}
 	return s, nil
 }
