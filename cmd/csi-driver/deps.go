@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus"
 	"os"
 	"strings"
 	"time"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/cinder-csi/cinder-csi-driver/pkg/cinder"
 	"github.com/cinder-csi/cinder-csi-driver/pkg/driver"
+	"github.com/cinder-csi/cinder-csi-driver/pkg/metrics"
 	"github.com/cinder-csi/cinder-csi-driver/pkg/mount"
 )
 
@@ -19,7 +21,8 @@ import (
 // credentials unless it serves inline ephemeral volumes (--ephemeral): otherwise a
 // cloud config is read only for its [BlockStorage] settings.
 func buildDeps(ctx context.Context, opts driver.Options) (driver.Deps, error) {
-	deps := driver.Deps{Version: version, MaxVolumesPerNode: opts.MaxVolumesPerNode}
+	deps := driver.Deps{Version: version, MaxVolumesPerNode: opts.MaxVolumesPerNode,
+		Metrics: metrics.New(prometheus.NewRegistry(), metrics.Build{Version: version, CSISpec: driver.CSISpecVersion, Mode: opts.Mode, Attacher: opts.Attacher})}
 	if opts.PublishKeyFile != "" {
 		key, err := os.ReadFile(opts.PublishKeyFile)
 		if err != nil {
@@ -47,6 +50,7 @@ func buildDeps(ctx context.Context, opts driver.Options) (driver.Deps, error) {
 		client, err := cinder.NewClient(actx, cfg, cinder.ClientOptions{
 			UserAgent: "cinder-csi-driver/" + version,
 			Waits:     cinder.WaitOptions{Initial: opts.WaitInitial, Max: opts.WaitMax, MinInterval: opts.WaitMinInterval, Fixed: !opts.WaitLearn},
+			Observer:  deps.Metrics,
 		})
 		if err != nil {
 			return deps, fmt.Errorf("connecting to OpenStack (%s): %w", cfg.Source, err)

@@ -44,10 +44,11 @@ func checkNotElsewhere(v *Volume, node string) error {
 
 // waitAttached polls until the volume lists an attachment to node and returns it.
 // failed reports a state that means the attach will not happen, ending the wait.
-// kind is the wait kind right after the attach request, "" for a plain wait.
-func (c *Client) waitAttached(ctx context.Context, kind, volumeID, node string, failed func(*Volume) bool) (VolumeAttachment, error) {
+// kind is the wait's kind; afterRequest says it follows the attach request (a
+// learned schedule) rather than a change already made.
+func (c *Client) waitAttached(ctx context.Context, kind string, afterRequest bool, volumeID, node string, failed func(*Volume) bool) (VolumeAttachment, error) {
 	var att VolumeAttachment
-	err := c.poll(ctx, kind, fmt.Sprintf("volume %s to be attached to %s", volumeID, node), func(ctx context.Context) (bool, string, error) {
+	err := c.poll(ctx, kind, afterRequest, fmt.Sprintf("volume %s to be attached to %s", volumeID, node), func(ctx context.Context) (bool, string, error) {
 		v, err := c.GetVolume(ctx, volumeID)
 		if err != nil {
 			return pollError(err)
@@ -66,9 +67,9 @@ func (c *Client) waitAttached(ctx context.Context, kind, volumeID, node string, 
 }
 
 // waitDetached polls until the volume no longer lists an attachment to node. A
-// volume that disappears is detached too. kind is as for waitAttached.
-func (c *Client) waitDetached(ctx context.Context, kind, volumeID, node string) error {
-	return c.poll(ctx, kind, fmt.Sprintf("volume %s to be detached from %s", volumeID, node), func(ctx context.Context) (bool, string, error) {
+// volume that disappears is detached too. kind and afterRequest are as for waitAttached.
+func (c *Client) waitDetached(ctx context.Context, kind string, afterRequest bool, volumeID, node string) error {
+	return c.poll(ctx, kind, afterRequest, fmt.Sprintf("volume %s to be detached from %s", volumeID, node), func(ctx context.Context) (bool, string, error) {
 		v, err := c.GetVolume(ctx, volumeID)
 		if errors.Is(err, ErrNotFound) {
 			return true, "", nil

@@ -87,7 +87,7 @@ func (a *cinderAttacher) attach(ctx context.Context, v *Volume, n Node) (*Attach
 		a.cleanUp(ctx, volumeID, created.ID)
 		return nil, fmt.Errorf("complete attachment %s of volume %s: %w", created.ID, volumeID, mapError(err))
 	}
-	if _, err := c.waitAttached(ctx, "", volumeID, node, nil); err != nil {
+	if _, err := c.waitAttached(ctx, kindCinderAttach, false, volumeID, node, nil); err != nil {
 		return nil, fmt.Errorf("attach: %w", err)
 	}
 	klog.V(2).InfoS("Volume attached", "volumeID", volumeID, "nodeID", node, "attachmentID", created.ID, "driverVolumeType", conn.DriverVolumeType)
@@ -127,6 +127,7 @@ func (a *cinderAttacher) deleteIncomplete(ctx context.Context, volumeID string) 
 			continue
 		}
 		klog.InfoS("Deleting an attachment an interrupted call left behind", "volumeID", volumeID, "attachmentID", att.ID, "status", att.Status)
+		a.c.observer().Repair(RepairStuckAttachment)
 		if err := a.c.deleteAttachment(ctx, volumeID, att.ID); err != nil {
 			return err
 		}
@@ -208,7 +209,7 @@ func (a *cinderAttacher) detach(ctx context.Context, volumeID, node string) erro
 			return err
 		}
 	}
-	if err := a.c.waitDetached(ctx, "", volumeID, node); err != nil {
+	if err := a.c.waitDetached(ctx, kindCinderDetach, false, volumeID, node); err != nil {
 		return fmt.Errorf("detach: %w", err)
 	}
 	klog.V(2).InfoS("Volume detached", "volumeID", volumeID, "nodeID", node)

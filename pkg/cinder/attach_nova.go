@@ -65,7 +65,7 @@ func (a *novaAttacher) Attach(ctx context.Context, v *Volume, node Node) (*Attac
 	// else an earlier call's attach to this server is under way: wait for it, do
 	// not ask twice.
 
-	att, err := a.c.waitAttached(ctx, kindNovaAttach, volumeID, serverID, func(v *Volume) bool { return v.Status == StatusAvailable })
+	att, err := a.c.waitAttached(ctx, kindNovaAttach, true, volumeID, serverID, func(v *Volume) bool { return v.Status == StatusAvailable })
 	if err != nil {
 		return nil, fmt.Errorf("attach: %w", err)
 	}
@@ -121,7 +121,7 @@ func (a *novaAttacher) Detach(ctx context.Context, volumeID, serverID string) er
 			klog.V(4).InfoS("Nova accepted the detachment", "volumeID", volumeID, "nodeID", serverID)
 		}
 	}
-	if err := a.c.waitDetached(ctx, kindNovaDetach, volumeID, serverID); err != nil {
+	if err := a.c.waitDetached(ctx, kindNovaDetach, true, volumeID, serverID); err != nil {
 		return fmt.Errorf("detach: %w", err)
 	}
 	klog.V(2).InfoS("Volume detached", "volumeID", volumeID, "nodeID", serverID)
@@ -157,6 +157,7 @@ func (a *novaAttacher) clearStale(ctx context.Context, nova *gophercloud.Service
 		}
 		klog.InfoS("Deleting an attachment Nova no longer knows (server deleted, or an attach or detach died half-way)",
 			"volumeID", volumeID, "serverID", att.Instance, "attachmentID", att.ID, "status", att.Status)
+		a.c.observer().Repair(RepairStuckAttachment)
 		if err := a.c.deleteAttachment(ctx, volumeID, att.ID); err != nil {
 			return false, err
 		}

@@ -26,6 +26,8 @@ type ClientOptions struct {
 	WrapTransport func(http.RoundTripper) http.RoundTripper
 	// Waits tune how the client waits for Cinder and Nova to finish a change.
 	Waits WaitOptions
+	// Observer hears every request, retry, wait and repair (metrics); nil: none.
+	Observer Observer
 }
 
 // WaitOptions tune the status checks of a wait (wait.go, wait_schedule.go). Zero
@@ -65,6 +67,10 @@ type Client struct {
 	pollFloor   time.Duration
 	// history learns how long operations take (nil: fixed schedule).
 	history *waitHistory
+	// obs hears requests, retries, waits and repairs; services names the service
+	// of a request URL once the endpoints are known.
+	obs      Observer
+	services *services
 	// snapshotWait bounds CreateSnapshot's wait for a quick snapshot.
 	snapshotWait time.Duration
 }
@@ -75,13 +81,20 @@ var _ Cloud = (*Client)(nil)
 // Nova endpoints. A cloud without Nova is accepted: only NovaAttacher's calls fail.
 // Errors say what to fix: credentials, region, endpoint type or URL.
 func NewClient(ctx context.Context, cfg *Config, opts ClientOptions) (*Client, error) {
-	httpClient, retry, err := newHTTPClient(cfg, opts)
+	obs := opts.Observer
+	if obs == nil {
+		obs = noObserver{}
+	}
+	svc := &services{}
+	httpClient, retry, err := newHTTPClient(cfg, opts, obs, svc)
 	if err != nil {
 		return nil, err
 	}
 	c := &Client{
 		cfg:         cfg,
 		retry:       retry,
+		obs:         obs,
+		services:    svc,
 		pollInitial: orDefault(opts.Waits.Initial, DefaultWaitInitial),
 		pollMax:     orDefault(opts.Waits.Max, DefaultWaitMax),
 		pollFloor:   orDefault(opts.Waits.MinInterval, DefaultWaitMinInterval),
@@ -103,6 +116,11 @@ func NewClient(ctx context.Context, cfg *Config, opts ClientOptions) (*Client, e
 		return nil, err
 	}
 	provider.HTTPClient = httpClient
+	endpoints := map[string]string{c.volume.Endpoint: "volume"}
+	if c.compute != nil {
+		endpoints[c.compute.Endpoint] = "compute"
+	}
+	c.services.set(endpoints)
 	if opts.UserAgent != "" {
 		provider.UserAgent.Prepend(opts.UserAgent)
 	}
@@ -117,7 +135,7 @@ func NewClient(ctx context.Context, cfg *Config, opts ClientOptions) (*Client, e
 	return c, nil
 }
 
-func newHTTPClient(cfg *Config, opts ClientOptions) (http.Client, *retryTransport, error) {
+func newHTTPClient(cfg *Config, opts ClientOptions, obs Observer, svc *services) (http.Client, *retryTransport, error) {
 	tlsConfig, err := cfg.tlsConfig()
 	if err != nil {
 		return http.Client{}, nil, err
@@ -128,11 +146,12 @@ func newHTTPClient(cfg *Config, opts ClientOptions) (http.Client, *retryTranspor
 	if opts.WrapTransport != nil {
 		rt = opts.WrapTransport(rt)
 	}
+	rt = &observedTransport{next: rt, obs: obs, services: svc}
 	timeout := opts.HTTPTimeout
 	if timeout <= 0 {
 		timeout = time.Minute
 	}
-	retry := newRetryTransport(rt)
+	retry := newRetryTransport(rt, obs, svc)
 	return http.Client{Transport: retry, Timeout: timeout}, retry, nil
 }
 

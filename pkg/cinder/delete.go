@@ -27,7 +27,7 @@ func (c *Client) deleteWhole(ctx context.Context, kind, what string, status func
 	err := del(ctx)
 	if errors.Is(err, ErrInvalidState) {
 		gone := false
-		serr := c.waitFor(ctx, what+" to settle before it is deleted", func(ctx context.Context) (bool, string, error) {
+		serr := c.waitFor(ctx, kindSettleToDelete, what+" to settle before it is deleted", func(ctx context.Context) (bool, string, error) {
 			st, err := status(ctx)
 			if errors.Is(err, ErrNotFound) {
 				gone = true

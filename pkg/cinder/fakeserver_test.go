@@ -146,6 +146,8 @@ func (f *fakeOpenStack) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Body: body,
 		Microversion: r.Header.Get("OpenStack-API-Version"), Token: r.Header.Get("X-Auth-Token"),
 	})
+	// As Cinder, Nova and Keystone do: one ID per request, in every answer.
+	w.Header().Set("X-Openstack-Request-Id", fmt.Sprintf("req-%d", len(f.requests)))
 	for _, inj := range f.injections {
 		if inj.times > 0 && inj.method == r.Method && strings.Contains(r.URL.Path, inj.pathContains) {
 			inj.times--

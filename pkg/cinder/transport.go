@@ -28,10 +28,14 @@ type retryTransport struct {
 	maxDelay  time.Duration
 	// sleep waits between tries (sleepCtx; tests record the waits instead).
 	sleep func(ctx context.Context, d time.Duration) error
+	// obs hears every retry; services names the service of a request.
+	obs      Observer
+	services *services
 }
 
-func newRetryTransport(next http.RoundTripper) *retryTransport {
-	return &retryTransport{next: next, maxTries: 5, baseDelay: 500 * time.Millisecond, maxDelay: 8 * time.Second, sleep: sleepCtx}
+func newRetryTransport(next http.RoundTripper, obs Observer, svc *services) *retryTransport {
+	return &retryTransport{next: next, maxTries: 5, baseDelay: 500 * time.Millisecond, maxDelay: 8 * time.Second, sleep: sleepCtx,
+		obs: obs, services: svc}
 }
 
 func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -55,6 +59,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		klog.V(4).InfoS("Retrying OpenStack API request", "method", req.Method, "url", req.URL.Redacted(),
 			"try", try, "status", statusOf(resp), "err", err, "wait", wait)
+		t.obs.Retry(t.services.of(req), statusOf(resp), wait)
 		if err := t.sleep(req.Context(), wait); err != nil {
 			return nil, err
 		}

@@ -109,7 +109,7 @@ func TestRetryBoundedByContext(t *testing.T) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}))
 	defer srv.Close()
-	rt := newRetryTransport(http.DefaultTransport)
+	rt := newRetryTransport(http.DefaultTransport, noObserver{}, &services{})
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
@@ -223,7 +223,7 @@ func TestRetryWaits(t *testing.T) {
 				w.WriteHeader(http.StatusOK)
 			}))
 			defer srv.Close()
-			rt := newRetryTransport(http.DefaultTransport)
+			rt := newRetryTransport(http.DefaultTransport, noObserver{}, &services{})
 			var waits []time.Duration
 			rt.sleep = func(_ context.Context, d time.Duration) error { waits = append(waits, d); return nil }
 			req, _ := http.NewRequest(tc.method, srv.URL, nil)

@@ -43,7 +43,7 @@ func (c *Client) CreateVolume(ctx context.Context, opts CreateVolumeOpts) (*Volu
 		return nil, fmt.Errorf("create volume %q: %w", opts.Name, err)
 	}
 	klog.V(4).InfoS("Cinder accepted the volume, waiting until it is available", "volumeID", id, "name", opts.Name)
-	vol, err := c.waitCreated(ctx, createKind(opts), id, opts.Name)
+	vol, err := c.waitCreated(ctx, createKind(opts), true, id, opts.Name)
 	if err != nil {
 		return nil, err
 	}
@@ -69,13 +69,13 @@ func createKind(opts CreateVolumeOpts) string {
 	return kindCreateVolume + "/" + opts.VolumeType + "/" + from
 }
 
-// waitCreated waits until the new volume id is available; kind is the create's
-// wait kind, "" for a volume not just requested (a plain wait). One that ends in
+// waitCreated waits until the new volume id is available; kind is the wait's kind,
+// afterRequest false for a volume not just requested (a plain wait). One that ends in
 // an error state is deleted (a retry must not find it by name); one still creating
 // when ctx ends is left for the caller's retry, which finds it by name and waits again.
-func (c *Client) waitCreated(ctx context.Context, kind, id, name string) (*Volume, error) {
+func (c *Client) waitCreated(ctx context.Context, kind string, afterRequest bool, id, name string) (*Volume, error) {
 	var vol *Volume
-	err := c.poll(ctx, kind, "volume "+id+" to become available", func(ctx context.Context) (bool, string, error) {
+	err := c.poll(ctx, kind, afterRequest, "volume "+id+" to become available", func(ctx context.Context) (bool, string, error) {
 		v, err := c.GetVolume(ctx, id)
 		if err != nil {
 			if errors.Is(err, ErrNotFound) {
@@ -106,6 +106,7 @@ func (c *Client) deleteFailedVolume(ctx context.Context, id string) {
 		return
 	}
 	klog.InfoS("Deleted a volume that failed to create", "volumeID", id)
+	c.observer().Repair(RepairFailedVolume)
 }
 
 // GetVolume implements Cloud.

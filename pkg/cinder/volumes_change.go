@@ -117,5 +117,6 @@ func (c *Client) recoverFromFailedExtend(ctx context.Context, v *Volume, previou
 		return fmt.Sprintf(" (resetting it to %q failed: %v; an admin can run: openstack volume set --state %s %s)", previous, mapError(err), previous, v.ID)
 	}
 	klog.InfoS("Reset a volume left in error_extending", "volumeID", v.ID, "status", previous, "sizeGiB", v.SizeGiB)
+	c.observer().Repair(RepairErrorExtending)
 	return fmt.Sprintf(" (the driver reset it to %q at %d GiB, its data untouched)", previous, v.SizeGiB)
 }

@@ -29,7 +29,7 @@ type namesake struct {
 
 // settle deletes the duplicates among items of one name (del) and returns the
 // survivor's ID; what names the kind for the log.
-func settle(ctx context.Context, what, name, ours string, items []namesake, del func(context.Context, string) error) (string, error) {
+func settle(ctx context.Context, obs Observer, what, name, ours string, items []namesake, del func(context.Context, string) error) (string, error) {
 	live := slices.DeleteFunc(items, func(n namesake) bool { return n.ignore })
 	if len(live) <= 1 {
 		return ours, nil
@@ -47,6 +47,7 @@ func settle(ctx context.Context, what, name, ours string, items []namesake, del 
 			continue
 		}
 		klog.InfoS("Deleted a duplicate of the same name, made by an interrupted create", "what", what, "id", n.id, "name", name, "kept", keep.id)
+		obs.Repair(RepairDuplicate)
 	}
 	return keep.id, nil
 }
@@ -128,11 +129,11 @@ func (c *Client) settleVolume(ctx context.Context, ours *Volume) (*Volume, error
 		klog.InfoS("Could not check the new volume's name for duplicates; keeping it", "volumeID", ours.ID, "name", ours.Name, "err", err)
 		return ours, nil
 	}
-	keep, err := settle(ctx, "volume", ours.Name, ours.ID, volumeNamesakes(found), c.DeleteVolume)
+	keep, err := settle(ctx, c.observer(), "volume", ours.Name, ours.ID, volumeNamesakes(found), c.DeleteVolume)
 	if err != nil || keep == ours.ID {
 		return ours, err
 	}
-	return c.waitCreated(ctx, "", keep, ours.Name)
+	return c.waitCreated(ctx, kindSurvivor, false, keep, ours.Name)
 }
 
 // settleSnapshot settles the name of ours, a snapshot of volumeID just created.
@@ -142,7 +143,7 @@ func (c *Client) settleSnapshot(ctx context.Context, ours *Snapshot) (*Snapshot,
 		klog.InfoS("Could not check the new snapshot's name for duplicates; keeping it", "snapshotID", ours.ID, "name", ours.Name, "err", err)
 		return ours, nil
 	}
-	keep, err := settle(ctx, "snapshot", ours.Name, ours.ID, snapshotNamesakes(found), c.DeleteSnapshot)
+	keep, err := settle(ctx, c.observer(), "snapshot", ours.Name, ours.ID, snapshotNamesakes(found), c.DeleteSnapshot)
 	if err != nil || keep == ours.ID {
 		return ours, err
 	}

@@ -25,30 +25,47 @@ const (
 	kindDeleteBackup   = "delete-backup"
 	kindNovaAttach     = "nova-attach"
 	kindNovaDetach     = "nova-detach"
+	// Plain waits (they learn nothing, but are measured).
+	kindCinderAttach   = "cinder-attach"
+	kindCinderDetach   = "cinder-detach"
+	kindSettleToDelete = "settle-before-delete"
+	kindSurvivor       = "create-volume-survivor"
 )
 
 // waitFor polls check until it is done or ctx ends, on the fixed schedule: the
 // first check is immediate, then the pause grows by half from pollInitial up to
 // pollMax. It is for waits that do not follow a request of their own (the change
 // may have begun long ago).
-func (c *Client) waitFor(ctx context.Context, what string, check pollFunc) error {
-	return c.poll(ctx, "", what, check)
+func (c *Client) waitFor(ctx context.Context, kind, what string, check pollFunc) error {
+	return c.poll(ctx, kind, false, what, check)
 }
 
 // waitAfterRequest is waitFor right after a request that starts a change of kind:
 // the checks come when such changes lately ended (waitSchedule), and the wait's
 // outcome teaches the next one.
 func (c *Client) waitAfterRequest(ctx context.Context, kind, what string, check pollFunc) error {
-	return c.poll(ctx, kind, what, check)
+	return c.poll(ctx, kind, true, what, check)
 }
 
-func (c *Client) poll(ctx context.Context, kind, what string, check pollFunc) error {
-	sched := waitSchedule{initial: c.pollInitial, max: c.pollMax, floor: c.pollFloor, afterRequest: kind != ""}
-	if kind != "" && c.history != nil {
+// poll runs a wait of kind; afterRequest says it follows the client's own request
+// (learned schedule). The observer hears how each wait ended.
+func (c *Client) poll(ctx context.Context, kind string, afterRequest bool, what string, check pollFunc) (err error) {
+	sched := waitSchedule{initial: c.pollInitial, max: c.pollMax, floor: c.pollFloor, afterRequest: afterRequest}
+	if afterRequest && c.history != nil {
 		sched.learned = c.history.quantiles(kind)
 	}
-	next := sched.offsets()
 	start := time.Now()
+	defer func() {
+		outcome := WaitDone
+		switch {
+		case ctx.Err() != nil:
+			outcome = WaitDeadline
+		case err != nil:
+			outcome = WaitFailed
+		}
+		c.observer().Wait(kindLabel(kind), outcome, time.Since(start))
+	}()
+	next := sched.offsets()
 	last := "nothing yet"
 	lo := time.Duration(-1) // offset of the last check that saw the change unfinished
 	var delay time.Duration // added after transient failures, doubling
@@ -66,7 +83,7 @@ func (c *Client) poll(ctx context.Context, kind, what string, check pollFunc) er
 			return fmt.Errorf("%s: gave up waiting, last seen %s: %w", what, last, ctx.Err())
 		}
 		if done {
-			if err == nil && kind != "" && c.history != nil {
+			if err == nil && afterRequest && c.history != nil {
 				c.history.observe(kind, lo, at)
 			}
 			return err
@@ -83,6 +100,14 @@ func (c *Client) poll(ctx context.Context, kind, what string, check pollFunc) er
 		}
 		lo = at
 	}
+}
+
+// observer is c.obs, or one that hears nothing (clients made by tests).
+func (c *Client) observer() Observer {
+	if c.obs == nil {
+		return noObserver{}
+	}
+	return c.obs
 }
 
 // pollError sorts a failed poll: an unavailable cloud is transient (poll again),

@@ -191,7 +191,7 @@ func TestPollLearnsAndBacksOff(t *testing.T) {
 	if c.history.quantiles("k") == nil {
 		t.Errorf("finished waits taught nothing")
 	}
-	if err := c.waitFor(ctx, "thing", doneAfter(1, false)); err != nil {
+	if err := c.waitFor(ctx, "plain", "thing", doneAfter(1, false)); err != nil {
 		t.Fatal(err)
 	}
 	if len(c.history.kinds) != 1 {

@@ -15,6 +15,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/cinder-csi/cinder-csi-driver/pkg/cinder"
+	"github.com/cinder-csi/cinder-csi-driver/pkg/metrics"
 	"github.com/cinder-csi/cinder-csi-driver/pkg/mount"
 )
 
@@ -48,7 +49,13 @@ type Deps struct {
 	// PublishKey (the content of --publish-key-file, shared by the controller and node
 	// plugins) seals the credentials of Cinder connection info in publish contexts.
 	PublishKey []byte
+	// Metrics records the driver's metrics, served at /metrics on --http-endpoint;
+	// nil records nothing.
+	Metrics *metrics.Metrics
 }
+
+// CSISpecVersion is the CSI spec the driver implements.
+const CSISpecVersion = "1.13.0"
 
 // Driver serves the CSI services.
 type Driver struct {
@@ -127,7 +134,7 @@ func (d *Driver) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w (is the directory there and writable?)", d.opts.Endpoint, err)
 	}
-	srv := grpc.NewServer(grpc.MaxRecvMsgSize(maxRecvBytes), grpc.ChainUnaryInterceptor(limitInterceptor, logInterceptor))
+	srv := grpc.NewServer(grpc.MaxRecvMsgSize(maxRecvBytes), grpc.ChainUnaryInterceptor(limitInterceptor, d.deps.Metrics.UnaryInterceptor(), logInterceptor))
 	csi.RegisterIdentityServer(srv, d)
 	if d.opts.Mode != ModeNode {
 		csi.RegisterControllerServer(srv, d)
@@ -186,6 +193,9 @@ func (d *Driver) serveHealth() (*http.Server, error) {
 		}
 		_, _ = w.Write([]byte("ok\n"))
 	})
+	if d.deps.Metrics != nil {
+		mux.Handle("/metrics", d.deps.Metrics.Handler())
+	}
 	s := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = s.Serve(lis) }()
 	return s, nil

@@ -2,17 +2,21 @@ package driver
 
 import (
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/cinder-csi/cinder-csi-driver/pkg/cinder/fake"
+	"github.com/cinder-csi/cinder-csi-driver/pkg/metrics"
 )
 
 // TestRunServesAndStops starts the server on a socket, probes it over gRPC and HTTP,
@@ -28,7 +32,8 @@ func TestRunServesAndStops(t *testing.T) {
 	cloud := fake.New(fake.Options{})
 	d, err := New(Options{Endpoint: "unix://" + sock, Mode: ModeController, Attacher: AttacherNova, DriverName: "x.example.org",
 		HTTPEndpoint: httpAddr, MetadataURL: "http://127.0.0.1:1", MetadataSearchOrder: "metadataService"},
-		Deps{Cloud: cloud, Attacher: cloud.NovaAttacher(), Version: "v1"})
+		Deps{Cloud: cloud, Attacher: cloud.NovaAttacher(), Version: "v1",
+			Metrics: metrics.New(prometheus.NewRegistry(), metrics.Build{Version: "v1", Mode: ModeController, Attacher: AttacherNova})})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,6 +69,22 @@ func TestRunServesAndStops(t *testing.T) {
 		t.Fatalf("healthz = %v, %v", resp, err)
 	}
 	resp.Body.Close()
+	// The calls above are on /metrics, by method and code.
+	resp, err = http.Get("http://" + httpAddr + "/metrics")
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("/metrics = %v, %v", resp, err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`cinder_csi_operation_duration_seconds_count{code="OK",method="/csi.v1.Identity/GetPluginInfo"} 1`,
+		`cinder_csi_operation_duration_seconds_count{code="OK",method="/csi.v1.Identity/Probe"}`,
+		`cinder_csi_build_info{attacher="nova",csi_spec="",mode="controller",version="v1"} 1`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 	if n := cloud.Calls("GetVolume") + cloud.Calls("ListVolumes") + cloud.Calls("GetLimits"); n != 0 {
 		t.Errorf("probes called the cloud %d times", n)
 	}
