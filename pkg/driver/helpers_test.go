@@ -70,12 +70,17 @@ func wantCode(t *testing.T, err error, code codes.Code) {
 type fakeMounter struct {
 	mounts map[string]string // target -> source
 	calls  []string
+	// mountErr, if set, is FormatAndMount's answer.
+	mountErr error
 }
 
 func newFakeMounter() *fakeMounter { return &fakeMounter{mounts: map[string]string{}} }
 
 func (m *fakeMounter) FormatAndMount(device, target, fsType string, _, _ []string) error {
 	m.calls = append(m.calls, "format-mount "+device+" "+target+" "+fsType)
+	if m.mountErr != nil {
+		return m.mountErr
+	}
 	m.mounts[target] = device
 	return nil
 }

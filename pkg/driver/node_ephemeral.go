@@ -155,7 +155,7 @@ func (d *Driver) mountEphemeral(ctx context.Context, a ephemeralArgs, vol *cinde
 	if err != nil {
 		return err
 	}
-	device, err := d.connect(ctx, vol.ID, pc)
+	device, err := d.connect(ctx, "stage", a.fsType, vol.ID, pc)
 	if err != nil {
 		return err
 	}

@@ -90,8 +90,13 @@ func (d *Driver) collectEphemeral(ctx context.Context, v cinder.Volume) (bool, e
 	if err := d.deleteEphemeral(ctx, handle, []cinder.Volume{v}); err != nil {
 		return false, fmt.Errorf("volume %s: %w", v.ID, err)
 	}
+	d.deps.Metrics.Repair(repairInlineLeak)
 	return true, nil
 }
+
+// repairInlineLeak counts, in cinder_csi_repairs_total, the inline ephemeral
+// volumes collected because no pod used them any more.
+const repairInlineLeak = "inline-volume-leak"
 
 // collectEphemeralAtStart runs leak collection once before the node plugin serves.
 func (d *Driver) collectEphemeralAtStart(ctx context.Context) {

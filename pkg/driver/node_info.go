@@ -9,6 +9,7 @@ import (
 // NodeGetInfo reports the node ID (node_id.go), attach limit and availability zone.
 func (d *Driver) NodeGetInfo(context.Context, *csi.NodeGetInfoRequest) (*csi.NodeGetInfoResponse, error) {
 	out := &csi.NodeGetInfoResponse{NodeId: d.nodeID, MaxVolumesPerNode: int64(d.deps.MaxVolumesPerNode)}
+	d.deps.Metrics.AttachLimit(d.deps.MaxVolumesPerNode)
 	if d.opts.WithTopology && d.deps.Node.Zone != "" {
 		out.AccessibleTopology = &csi.Topology{Segments: map[string]string{TopologyZoneKey: d.deps.Node.Zone}}
 	}

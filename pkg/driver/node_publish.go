@@ -31,7 +31,7 @@ func (d *Driver) NodePublishVolume(ctx context.Context, req *csi.NodePublishVolu
 	if a.cap.block {
 		// Connecting is idempotent: it finds the device NodeStageVolume connected.
 		var err error
-		if source, err = d.connect(ctx, a.volumeID, a.pc); err != nil {
+		if source, err = d.connect(ctx, "publish", "block", a.volumeID, a.pc); err != nil {
 			return nil, err
 		}
 		if err := d.checkSingleWriter(a, source); err != nil {
@@ -51,7 +51,7 @@ func (d *Driver) NodePublishVolume(ctx context.Context, req *csi.NodePublishVolu
 		}
 	}
 	if err := d.deps.Mounter.BindMount(source, a.targetPath, a.readOnly, flags); err != nil {
-		return nil, toStatus(err, "publishing volume %s at %s", a.volumeID, a.targetPath)
+		return nil, toStatus(d.nodeFailed("publish", publishFSType(a.cap), "mount", err), "publishing volume %s at %s", a.volumeID, a.targetPath)
 	}
 	klog.InfoS("Published volume", "volumeID", a.volumeID, "targetPath", a.targetPath, "readOnly", a.readOnly, "block", a.cap.block)
 	return &csi.NodePublishVolumeResponse{}, nil

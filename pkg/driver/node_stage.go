@@ -16,8 +16,9 @@ const defaultFSType = "ext4"
 // has not appeared by then will not, and the CO retries the call anyway.
 const deviceWait = 2 * time.Minute
 
-// connect finds the volume's device, within the request's deadline or deviceWait.
-func (d *Driver) connect(ctx context.Context, volumeID string, pc map[string]string) (string, error) {
+// connect finds the volume's device, within the request's deadline or deviceWait;
+// a failure is counted for op (stage, publish) and fsType.
+func (d *Driver) connect(ctx context.Context, op, fsType, volumeID string, pc map[string]string) (string, error) {
 	loc, err := d.locator(pc)
 	if err != nil {
 		return "", err
@@ -30,10 +31,12 @@ func (d *Driver) connect(ctx context.Context, volumeID string, pc map[string]str
 		ctx, cancel = context.WithTimeout(ctx, deviceWait)
 		defer cancel()
 	}
+	started := time.Now()
 	device, err := loc.Connect(ctx, volumeID, pc)
 	if err != nil {
-		return "", toStatus(err, "finding the device of volume %s", volumeID)
+		return "", toStatus(d.nodeFailed(op, fsType, "connect", err), "finding the device of volume %s", volumeID)
 	}
+	d.deps.Metrics.DeviceFound(time.Since(started))
 	return device, nil
 }
 
@@ -64,17 +67,14 @@ func (d *Driver) NodeStageVolume(ctx context.Context, req *csi.NodeStageVolumeRe
 	}
 	defer unlock()
 
-	device, err := d.connect(ctx, a.volumeID, a.pc)
+	fsType := publishFSType(a.cap)
+	device, err := d.connect(ctx, "stage", fsType, a.volumeID, a.pc)
 	if err != nil {
 		return nil, err
 	}
 	if a.cap.block {
 		klog.InfoS("Staged block volume", "volumeID", a.volumeID, "device", device)
 		return &csi.NodeStageVolumeResponse{}, nil
-	}
-	fsType := a.cap.fsType
-	if fsType == "" {
-		fsType = defaultFSType
 	}
 	mounted, err := d.deps.Mounter.IsMountPoint(a.stagingPath)
 	if err != nil {
@@ -84,15 +84,15 @@ func (d *Driver) NodeStageVolume(ctx context.Context, req *csi.NodeStageVolumeRe
 		// A volume restored or cloned into a larger size, or expanded while detached,
 		// is grown before it is mounted: offline growth works everywhere.
 		if _, err := d.deps.Mounter.GrowUnmounted(device); err != nil {
-			return nil, toStatus(err, "growing the filesystem of volume %s on %s", a.volumeID, device)
+			return nil, toStatus(d.nodeFailed("stage", fsType, "resize", err), "growing the filesystem of volume %s on %s", a.volumeID, device)
 		}
 	}
 	if err := d.deps.Mounter.FormatAndMount(device, a.stagingPath, fsType, a.cap.mountFlags, a.mkfsOptions); err != nil {
-		return nil, toStatus(err, "mounting volume %s (%s) at %s", a.volumeID, device, a.stagingPath)
+		return nil, toStatus(d.nodeFailed("stage", fsType, "mount", err), "mounting volume %s (%s) at %s", a.volumeID, device, a.stagingPath)
 	}
 	grown, err := d.deps.Mounter.ResizeFS(device, a.stagingPath)
 	if err != nil {
-		return nil, toStatus(err, "growing the filesystem of volume %s to its device size", a.volumeID)
+		return nil, toStatus(d.nodeFailed("stage", fsType, "resize", err), "growing the filesystem of volume %s to its device size", a.volumeID)
 	}
 	klog.InfoS("Staged volume", "volumeID", a.volumeID, "device", device, "stagingPath", a.stagingPath, "fsType", fsType, "grown", grown)
 	return &csi.NodeStageVolumeResponse{}, nil

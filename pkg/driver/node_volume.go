@@ -129,7 +129,7 @@ func (d *Driver) NodeExpandVolume(ctx context.Context, req *csi.NodeExpandVolume
 	}
 	grown, err := d.deps.Mounter.ResizeFS(device, a.volumePath)
 	if err != nil {
-		return nil, toStatus(err, "growing the filesystem of volume %s on %s", a.volumeID, device)
+		return nil, toStatus(d.nodeFailed("expand", "filesystem", "resize", err), "growing the filesystem of volume %s on %s", a.volumeID, device)
 	}
 	size, err := d.deps.Mounter.DeviceSize(device)
 	if err != nil {

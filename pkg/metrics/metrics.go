@@ -29,7 +29,6 @@ type Metrics struct {
 	repairs    *prometheus.CounterVec
 	nodeFail   *prometheus.CounterVec
 	discovery  prometheus.Histogram
-	staged     prometheus.Gauge
 	limit      prometheus.Gauge
 }
 
@@ -61,8 +60,6 @@ func New(reg *prometheus.Registry, b Build) *Metrics {
 			Help: "Node operations that failed, by operation, filesystem and kind."}, []string{"operation", "fs_type", "kind"}),
 		discovery: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: namespace, Name: "node_device_discovery_seconds",
 			Help: "Time from NodeStageVolume's start until the volume's block device was found.", Buckets: durationBuckets}),
-		staged: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Name: "node_volumes_staged",
-			Help: "Volumes staged on this node."}),
 		limit: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Name: "node_attach_limit",
 			Help: "Volumes this node may have attached, as reported to Kubernetes."}),
 	}
@@ -73,7 +70,7 @@ func New(reg *prometheus.Registry, b Build) *Metrics {
 	reg.MustRegister(m.rpc, m.request, m.retries, m.retryAfter, m.waits, m.repairs, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if b.Mode != "controller" {
-		reg.MustRegister(m.nodeFail, m.discovery, m.staged, m.limit)
+		reg.MustRegister(m.nodeFail, m.discovery, m.limit)
 	}
 	return m
 }
@@ -150,14 +147,6 @@ func (m *Metrics) DeviceFound(took time.Duration) {
 		return
 	}
 	m.discovery.Observe(took.Seconds())
-}
-
-// Staged sets how many volumes the node has staged.
-func (m *Metrics) Staged(n int) {
-	if m == nil {
-		return
-	}
-	m.staged.Set(float64(n))
 }
 
 // AttachLimit sets the attach limit the node reports.

@@ -27,6 +27,8 @@ var (
 	ErrFilesystemMismatch = errors.New("filesystem type mismatch")
 	// ErrFilesystemCorrupt: fsck found errors on the device it could not correct.
 	ErrFilesystemCorrupt = errors.New("filesystem has uncorrectable errors")
+	// ErrFormatFailed: mkfs (or the probe for an existing filesystem) failed.
+	ErrFormatFailed = errors.New("format failed")
 	// ErrUnformattedReadOnly: the device holds no filesystem and a read-only mount was
 	// asked, so it cannot be formatted.
 	ErrUnformattedReadOnly = errors.New("unformatted device cannot be mounted read-only")

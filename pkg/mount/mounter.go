@@ -101,6 +101,8 @@ func classifyMountError(err error) error {
 		return fmt.Errorf("%w: %w", ErrFilesystemCorrupt, err)
 	case mountutils.UnformattedReadOnly:
 		return fmt.Errorf("%w: %w", ErrUnformattedReadOnly, err)
+	case mountutils.FormatFailed, mountutils.GetDiskFormatFailed:
+		return fmt.Errorf("%w: %w", ErrFormatFailed, err)
 	}
 	return err
 }
