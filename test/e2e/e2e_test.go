@@ -34,6 +34,8 @@ type env struct {
 	before map[string]string
 	// attachments are the VolumeAttachments playKubelet saw attached (checkNoSecrets).
 	attachments []map[string]any
+	// controllerHTTP and nodeHTTP are the drivers' --http-endpoint (/metrics).
+	controllerHTTP, nodeHTTP string
 }
 
 type timing struct {
@@ -126,9 +128,11 @@ func setUp(t *testing.T) *env {
 	if err := os.WriteFile(initiatorFile, []byte("InitiatorName="+realcinder.Node(nodeName).Initiator+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	e.controllerHTTP, e.nodeHTTP = freeAddr(t), freeAddr(t)
 	stopController := startDriver(t, bin, work, "controller", "--cloud-config="+clouds, "--cloud=local",
-		"--cluster=e2e", "--expand-in-use=false", "--snapshot-in-use=false", "--logging-format=json", keyFlag)
-	stopNode := startDriver(t, bin, work, "node", "--node-id="+nodeName, "--zone=nova",
+		"--cluster=e2e", "--expand-in-use=false", "--snapshot-in-use=false", "--logging-format=json", keyFlag,
+		"--http-endpoint="+e.controllerHTTP)
+	stopNode := startDriver(t, bin, work, "node", "--node-id="+nodeName, "--zone=nova", "--http-endpoint="+e.nodeHTTP,
 		"--state-dir="+filepath.Join(work, "state"), "--max-volumes-per-node=8", keyFlag,
 		"--node-ip="+realcinder.Node(nodeName).IP, "--iscsi-initiator-file="+initiatorFile)
 	t.Cleanup(func() {
@@ -301,6 +305,7 @@ func TestEndToEnd(t *testing.T) {
 	e.checkNothingLeft(ctx, t, before)
 	e.checkJSONLogs(t, "driver-controller", "csi-provisioner", "csi-attacher", "csi-resizer", "csi-snapshotter", "snapshot-controller")
 	e.checkNoSecrets(t)
+	t.Run("metrics match what the run did", func(t *testing.T) { e.checkMetrics(ctx, t) })
 	e.printTimings()
 }
 
