@@ -58,7 +58,7 @@ func (h *waitHistory) observe(kind string, lo, hi time.Duration) {
 	d.n++
 }
 
-// quantiles returns p50, p75 and p90 of kind's recent samples, nil while it has
+// quantiles returns p30, p50, p70 and p90 of kind's recent samples, nil while it has
 // fewer than historyMinSamples.
 func (h *waitHistory) quantiles(kind string) []time.Duration {
 	h.mu.Lock()
@@ -72,5 +72,5 @@ func (h *waitHistory) quantiles(kind string) []time.Duration {
 	slices.Sort(s)
 	// Nearest rank: the smallest sample with at least p% of them at or below it.
 	q := func(p int) time.Duration { return s[(len(s)*p+99)/100-1] }
-	return []time.Duration{q(50), q(75), q(90)}
+	return []time.Duration{q(30), q(50), q(70), q(90)}
 }

@@ -14,7 +14,7 @@ type waitSchedule struct {
 	// so an immediate check would only see the state the request left.
 	afterRequest bool
 	// learned holds when this kind of operation lately ended, counted from the end
-	// of its request, as quantiles in increasing order (p50, p75, p90); empty on a
+	// of its request, as quantiles in increasing order (p30, p50, p70, p90); empty on a
 	// cold start. Only a wait right after a request uses it: a plain wait does not
 	// know when its change began.
 	learned []time.Duration
@@ -28,11 +28,12 @@ type waitSchedule struct {
 // first checks come at half steps (0.5, 1, 1.75, 2.9, 4.6 s with initial 1 s).
 //
 // Warm, the first checks come when the operation has lately been seen to end: at
-// its p50, p75 and p90, so that half of the waits end at the first check and nine
-// in ten within three. After them the pause starts at initial/2, or what the
-// learned checks spanned if longer, and grows by half up to max, so an operation
-// slower than its history is not polled faster than the cold schedule would poll
-// it. No two checks come closer than floor.
+// its p30, p50, p70 and p90, so that most waits end by the third check, close to
+// when the operation did. After them the pause starts at a quarter of p90 and grows
+// by half up to max: an operation slower than its history (eight at once where one
+// at a time was learned) is still seen soon after it ends, in a few more checks,
+// and one much slower soon reaches the cold pace. No two checks come closer than
+// floor.
 func (s waitSchedule) offsets() func() time.Duration {
 	var planned []time.Duration
 	var pause time.Duration
@@ -43,9 +44,9 @@ func (s waitSchedule) offsets() func() time.Duration {
 		planned, pause = []time.Duration{s.initial / 2}, s.initial/2
 	default:
 		planned = s.learned
-		pause = max(s.initial/2, s.learned[len(s.learned)-1]-s.learned[0])
+		pause = s.learned[len(s.learned)-1] / 4
 	}
-	pause = min(pause, s.max)
+	pause = min(max(pause, s.floor), s.max)
 	i, prev := 0, time.Duration(-1)
 	return func() time.Duration {
 		var at time.Duration
