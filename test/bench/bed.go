@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -30,12 +31,15 @@ type bed struct {
 	ours    *ours
 	direct  *direct
 	// check is the bench's own unproxied client, for the inventory.
-	check                *cinder.Client
-	stack                *realnova.Stack
-	server               *realnova.Server
-	before               map[string]string
-	listers              []inventory.Lister
-	cinderNode, novaNode target
+	check      *cinder.Client
+	stack      *realnova.Stack
+	servers    []*realnova.Server
+	before     map[string]string
+	listers    []inventory.Lister
+	cinderNode target
+	// novaNodes are the servers, one per novaPerServer workers: Nova here allows
+	// max_disk_devices_to_attach = 4 per server, and the boot volume is one.
+	novaNodes []target
 	// fill are the volumes scale made to grow the project.
 	fillMu sync.Mutex
 	fill   []string
@@ -69,10 +73,14 @@ func setUp(ctx context.Context, o benchOptions) (*bed, error) {
 	host := fmt.Sprintf("bench-%d", os.Getpid())
 	b.cinderNode = target{id: realcinder.NodeID(host), server: host}
 	if o.nova {
-		if b.server, err = b.stack.BootServer(ctx, host); err != nil {
-			return b, err
+		for i := range (slices.Max(o.conc) + novaPerServer - 1) / novaPerServer {
+			srv, err := b.stack.BootServer(ctx, fmt.Sprintf("%s-%d", host, i))
+			if err != nil {
+				return b, err
+			}
+			b.servers = append(b.servers, srv)
+			b.novaNodes = append(b.novaNodes, target{nova: true, id: srv.ID, server: srv.ID})
 		}
-		b.novaNode = target{nova: true, id: b.server.ID, server: b.server.ID}
 	}
 	b.ours = &ours{}
 	if b.ours.cinderPath, err = b.startDriver(ctx, "cinder"); err != nil {
@@ -186,7 +194,7 @@ func (b *bed) startDriver(ctx context.Context, attacher string) (*driverProcess,
 		"--expand-in-use=false", "--snapshot-in-use=false", "--v=1")
 }
 
-// tearDown stops the drivers, deletes the server and waits until the project's
+// tearDown stops the drivers, deletes the servers and waits until the project's
 // inventory is as before: anything left is an error naming it.
 func (b *bed) tearDown(ctx context.Context, failed bool) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Minute)
@@ -200,8 +208,8 @@ func (b *bed) tearDown(ctx context.Context, failed bool) error {
 		}
 	}
 	errs = append(errs, b.dropFill(ctx))
-	if b.server != nil {
-		errs = append(errs, b.stack.DeleteServer(ctx, b.server))
+	for _, srv := range b.servers {
+		errs = append(errs, b.stack.DeleteServer(ctx, srv))
 	}
 	if b.proxy != nil {
 		b.proxy.close()

@@ -52,13 +52,13 @@ func (b *bed) timed(r *recorder, op string, s side, f func() error) error {
 // volume that has snapshots without growing its active image, and then refuses
 // to attach it), publish and unpublish on each attach path, deletes. What it made
 // is unpublished and deleted even when a step fails, as a CO would.
-func (b *bed) iteration(ctx context.Context, r *recorder, s side, name string) (err error) {
+func (b *bed) iteration(ctx context.Context, r *recorder, s side, worker int, name string) (err error) {
 	var vol, snap, restored string
 	defer func() {
 		// Untimed clean-up of what a failed step left.
 		cctx := context.WithoutCancel(ctx)
 		if err != nil && vol != "" {
-			for _, n := range b.nodes() {
+			for _, n := range b.nodes(worker) {
 				err = joinErr(err, s.unpublish(cctx, vol, n))
 			}
 		}
@@ -88,7 +88,7 @@ func (b *bed) iteration(ctx context.Context, r *recorder, s side, name string) (
 	if err := b.timed(r, "ControllerExpandVolume", s, func() error { return s.expand(ctx, restored, 2) }); err != nil {
 		return err
 	}
-	for _, n := range b.nodes() {
+	for _, n := range b.nodes(worker) {
 		path := "cinder"
 		if n.nova {
 			path = "nova"
@@ -113,9 +113,15 @@ func (b *bed) iteration(ctx context.Context, r *recorder, s side, name string) (
 	return err
 }
 
-func (b *bed) nodes() []target {
+// novaPerServer is how many workers share a Nova server: each holds at most one
+// attachment at a time, and Nova allows three besides the boot volume.
+const novaPerServer = 3
+
+// nodes are the targets a worker publishes to: the Cinder-path node, and its
+// Nova server.
+func (b *bed) nodes(worker int) []target {
 	if b.o.nova {
-		return []target{b.cinderNode, b.novaNode}
+		return []target{b.cinderNode, b.novaNodes[worker/novaPerServer]}
 	}
 	return []target{b.cinderNode}
 }
@@ -140,7 +146,7 @@ func (b *bed) figures(ctx context.Context, n, c int, warmup bool) error {
 	var wg sync.WaitGroup
 	for w := 0; w < c; w++ {
 		wg.Add(1)
-		go func() {
+		go func(w int) {
 			defer wg.Done()
 			for i := range work {
 				order := sides
@@ -148,13 +154,13 @@ func (b *bed) figures(ctx context.Context, n, c int, warmup bool) error {
 					order = []side{sides[1], sides[0]}
 				}
 				for _, s := range order {
-					if err := b.iteration(ctx, r, s, fmt.Sprintf("bench-%s-c%d-%03d", s.name(), c, i)); err != nil {
+					if err := b.iteration(ctx, r, s, w, fmt.Sprintf("bench-%s-c%d-%03d", s.name(), c, i)); err != nil {
 						errs <- err
 						return
 					}
 				}
 			}
-		}()
+		}(w)
 	}
 	var failed error
 feed:
