@@ -3,11 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
-	"github.com/prometheus/client_golang/prometheus"
 	"os"
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/klog/v2"
 	utilexec "k8s.io/utils/exec"
 
@@ -70,6 +70,7 @@ func buildDeps(ctx context.Context, opts driver.Options) (driver.Deps, error) {
 		exec := utilexec.New()
 		loop := mount.NewLoopDevices(exec)
 		deps.Mounter = mount.NewMounter()
+		deps.Metrics.StagedVolumes(func() (int, error) { return mount.CountStaged(opts.DriverName) })
 		deps.Locators = map[string]mount.DeviceLocator{
 			mount.AttacherNova: mount.NewNovaLocator(mount.DefaultDevDir, mount.UdevadmTrigger(exec)),
 			mount.AttacherCinder: mount.NewCinderLocator(map[string]mount.Connector{

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/status"
+	"k8s.io/klog/v2"
 )
 
 const namespace = "cinder_csi"
@@ -147,6 +148,33 @@ func (m *Metrics) DeviceFound(took time.Duration) {
 		return
 	}
 	m.discovery.Observe(took.Seconds())
+}
+
+// StagedVolumes exposes cinder_csi_node_volumes_staged, read from count at each
+// scrape (the mount table, not the plugin's memory, so it survives restarts). A
+// count that fails leaves the metric out of that scrape.
+func (m *Metrics) StagedVolumes(count func() (int, error)) {
+	if m == nil {
+		return
+	}
+	m.reg.MustRegister(stagedCollector{count: count, desc: prometheus.NewDesc(prometheus.BuildFQName(namespace, "", "node_volumes_staged"),
+		"Filesystem volumes of this driver mounted at a kubelet staging path on this node, from the mount table.", nil, nil)})
+}
+
+type stagedCollector struct {
+	count func() (int, error)
+	desc  *prometheus.Desc
+}
+
+func (c stagedCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c stagedCollector) Collect(ch chan<- prometheus.Metric) {
+	n, err := c.count()
+	if err != nil {
+		klog.V(2).InfoS("Counting staged volumes for the metrics failed", "err", err)
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n))
 }
 
 // AttachLimit sets the attach limit the node reports.

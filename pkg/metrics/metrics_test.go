@@ -35,6 +35,8 @@ func TestMetricsRecordAndLint(t *testing.T) {
 	m.NodeFailure("stage", "ext4", "mount")
 	m.DeviceFound(100 * time.Millisecond)
 	m.AttachLimit(26)
+	staged, countErr := 3, error(nil)
+	m.StagedVolumes(func() (int, error) { return staged, countErr })
 
 	if n := testutil.CollectAndCount(reg, "cinder_csi_operation_duration_seconds"); n != 2 {
 		t.Errorf("%d CSI call series, want 2 (OK and NotFound)", n)
@@ -73,12 +75,26 @@ func TestMetricsRecordAndLint(t *testing.T) {
 		`cinder_csi_build_info{attacher="nova",csi_spec="1.13.0",mode="all",version="v1"} 1`,
 		`cinder_csi_node_attach_limit 26`,
 		`cinder_csi_node_failures_total{fs_type="ext4",kind="mount",operation="stage"} 1`,
+		`cinder_csi_node_volumes_staged 3`,
 		`process_resident_memory_bytes`,
 	} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
+	// The staged count is read at each scrape; one that fails is left out.
+	staged = 1
+	if got := testutil.CollectAndCount(reg, "cinder_csi_node_volumes_staged"); got != 1 {
+		t.Errorf("%d staged series, want 1", got)
+	}
+	if err := testutil.GatherAndCompare(reg, strings.NewReader("# HELP cinder_csi_node_volumes_staged Filesystem volumes of this driver mounted at a kubelet staging path on this node, from the mount table.\n# TYPE cinder_csi_node_volumes_staged gauge\ncinder_csi_node_volumes_staged 1\n"), "cinder_csi_node_volumes_staged"); err != nil {
+		t.Error(err)
+	}
+	countErr = errors.New("no mount table")
+	if got := testutil.CollectAndCount(reg, "cinder_csi_node_volumes_staged"); got != 0 {
+		t.Errorf("a failed count still gave %d staged series", got)
+	}
+	countErr = nil
 	problems, err := testutil.GatherAndLint(reg)
 	if err != nil {
 		t.Fatal(err)
