@@ -15,13 +15,17 @@ import (
 // VolumeAttachment that csi-attacher turns into a Cinder attachment. Deleting the
 // pod, after kubelet's part reports the volume unused, detaches it. It returns the
 // times from the pod's creation to the claim bound and to the volume attached.
-func (e *env) podWithWaitingClaim(ctx context.Context, t *testing.T) (bound, attached time.Duration) {
+func (e *env) podWithWaitingClaim(ctx context.Context, t *testing.T, pvcs *Watch) (bound, attached time.Duration) {
 	t.Helper()
 	must(t, e.k.Apply(ctx, claim("app-data", "e2e-wffc", "1Gi", "")))
-	start := time.Now()
+	pods := e.watch(ctx, t, "/api/v1/namespaces/default/pods")
+	vas := e.watch(ctx, t, "/apis/storage.k8s.io/v1/volumeattachments")
 	must(t, e.k.Apply(ctx, pod("app", "app-data")))
-	bound, err := e.k.WaitFor(ctx, 3*time.Minute, "pvc/app-data Bound", phase("Bound"), "pvc", "app-data")
+	start, _, err := pods.When(ctx, time.Minute, "pod/app created", "app", Exists)
 	must(t, err)
+	boundAt, _, err := pvcs.When(ctx, 3*time.Minute, "pvc/app-data Bound", "app-data", phase("Bound"))
+	must(t, err)
+	bound = boundAt.Sub(start)
 	c, err := e.k.Get(ctx, "pvc", "app-data")
 	must(t, err)
 	// Only the scheduler sets this, and only for a claim that waited for its pod.
@@ -36,21 +40,13 @@ func (e *env) podWithWaitingClaim(ctx context.Context, t *testing.T) (bound, att
 		func(o map[string]any) bool { return Str(o, "spec", "nodeName") == nodeName }, "pod", "app")
 	must(t, err)
 
-	va := ""
-	_, err = e.k.WaitFor(ctx, 3*time.Minute, "a VolumeAttachment of "+pv+" attached", func(list map[string]any) bool {
-		items, _ := list["items"].([]any)
-		for _, it := range items {
-			o, _ := it.(map[string]any)
-			if Str(o, "spec", "source", "persistentVolumeName") == pv && Str(o, "spec", "nodeName") == nodeName &&
-				Field(o, "status", "attached") == true {
-				va = Str(o, "metadata", "name")
-				return true
-			}
-		}
-		return false
-	}, "volumeattachment")
+	attachedAt, o, err := vas.When(ctx, 3*time.Minute, "a VolumeAttachment of "+pv+" attached", "", func(o map[string]any) bool {
+		return Str(o, "spec", "source", "persistentVolumeName") == pv && Str(o, "spec", "nodeName") == nodeName &&
+			Field(o, "status", "attached") == true
+	})
 	must(t, err)
-	attached = time.Since(start)
+	va := Str(o, "metadata", "name")
+	attached = attachedAt.Sub(start)
 
 	payload := "written by the pod's volume at " + time.Now().Format(time.RFC3339Nano)
 	e.playKubelet(ctx, t, va, volumeID, func(dir string) {

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -207,12 +208,11 @@ func TestEndToEnd(t *testing.T) {
 	t.Run("chart accepted by the API server", func(t *testing.T) { e.chartDryRun(ctx, t) })
 
 	must(t, e.k.Apply(ctx, classes))
+	pvcs := e.watch(ctx, t, "/api/v1/namespaces/default/persistentvolumeclaims")
 	must(t, e.k.Apply(ctx, nodeObjects(e.nodeID(ctx, t))))
 
 	// StorageClass -> PVC Bound -> Cinder volume.
-	must(t, e.k.Apply(ctx, pvc("data", "1Gi", "")))
-	bound, err := e.k.WaitFor(ctx, 3*time.Minute, "pvc/data Bound", phase("Bound"), "pvc", "data")
-	must(t, err)
+	bound := e.timeTo(ctx, t, pvcs, func() { must(t, e.k.Apply(ctx, pvc("data", "1Gi", ""))) }, "data", "pvc/data Bound", phase("Bound"))
 	pvData, volData := e.pvOf(ctx, t, "data")
 	v := e.volume(ctx, t, volData)
 	if v.SizeGiB != 1 || v.VolumeType != "standard" || v.Metadata["csi.storage.k8s.io/pvc/name"] != "data" ||
@@ -229,9 +229,9 @@ func TestEndToEnd(t *testing.T) {
 	e.timings = append(e.timings, timing{what: "VolumeAttachment -> attached", kube: attached, ours: e.cinderAttach(ctx, t), cinderWhat: "Cinder attachment create + complete -> in-use"})
 
 	// VolumeSnapshot -> ReadyToUse -> Cinder snapshot.
-	must(t, e.k.Apply(ctx, snapshot("snap-data", "e2e-snapshot", "data")))
-	ready, err := e.k.WaitFor(ctx, 3*time.Minute, "volumesnapshot/snap-data ready", readyToUse, "volumesnapshot", "snap-data")
-	must(t, err)
+	snapshots := e.watch(ctx, t, "/apis/snapshot.storage.k8s.io/v1/namespaces/default/volumesnapshots")
+	ready := e.timeTo(ctx, t, snapshots, func() { must(t, e.k.Apply(ctx, snapshot("snap-data", "e2e-snapshot", "data"))) },
+		"snap-data", "volumesnapshot/snap-data ready", readyToUse)
 	snapID := e.snapshotHandle(ctx, t, "snap-data")
 	if s, err := e.cloud.GetSnapshot(ctx, snapID); err != nil || s.VolumeID != volData {
 		t.Errorf("Cinder snapshot %s: %+v, %v; want one of volume %s", snapID, s, err, volData)
@@ -240,7 +240,7 @@ func TestEndToEnd(t *testing.T) {
 
 	// PVC from the snapshot -> Bound; the data reads back through it.
 	must(t, e.k.Apply(ctx, pvc("restored", "1Gi", "snap-data")))
-	_, err = e.k.WaitFor(ctx, 3*time.Minute, "pvc/restored Bound", phase("Bound"), "pvc", "restored")
+	_, err := e.k.WaitFor(ctx, 3*time.Minute, "pvc/restored Bound", phase("Bound"), "pvc", "restored")
 	must(t, err)
 	pvRestored, volRestored := e.pvOf(ctx, t, "restored")
 	if rv := e.volume(ctx, t, volRestored); rv.SnapshotID != snapID {
@@ -284,12 +284,18 @@ func TestEndToEnd(t *testing.T) {
 
 	// The chart's default binding: a pod's WaitForFirstConsumer claim, placed by the
 	// scheduler and attached by the controller manager.
-	podBound, podAttached := e.podWithWaitingClaim(ctx, t)
+	podBound, podAttached := e.podWithWaitingClaim(ctx, t, pvcs)
 	t.Run("a zone Cinder lacks is refused, not ignored", func(t *testing.T) { e.zoneReachesCinder(ctx, t) })
 	create, attach := e.cinderCreate(ctx, t), e.cinderAttach(ctx, t)
 	e.timings = append(e.timings,
 		timing{what: "pod -> WFFC claim Bound", kube: podBound, ours: create, cinderWhat: "Cinder volume create -> available"},
 		timing{what: "pod -> its volume attached", kube: podAttached, ours: create + attach, cinderWhat: "Cinder create, then attachment -> in-use"})
+
+	// The same two steps on a controller that has learned them.
+	warmBound, warmReady := e.warmTimings(ctx, t, pvcs, snapshots)
+	e.timings = append(e.timings,
+		timing{what: fmt.Sprintf("PVC -> Bound (%s)", warmWhat), kube: warmBound, ours: e.cinderCreate(ctx, t), cinderWhat: "Cinder volume create -> available"},
+		timing{what: fmt.Sprintf("VolumeSnapshot -> Ready (%s)", warmWhat), kube: warmReady, ours: e.cinderSnapshot(ctx, t, volData), cinderWhat: "Cinder snapshot create -> available"})
 
 	// Everything deleted through Kubernetes; Cinder holds nothing of it.
 	for _, obj := range [][]string{{"volumesnapshot", "snap-data", "backup-data"}, {"pvc", "restored", "data"}} {
@@ -363,18 +369,40 @@ func (e *env) snapshotHandle(ctx context.Context, t *testing.T, vs string) strin
 // It returns the time from the VolumeAttachment's creation to attached.
 func (e *env) attachAndUse(ctx context.Context, t *testing.T, name, pv, volumeID string, use func(dir string)) time.Duration {
 	t.Helper()
-	must(t, e.k.Apply(ctx, volumeAttachment(name, pv)))
-	took, err := e.k.WaitFor(ctx, 3*time.Minute, "volumeattachment/"+name+" attached",
-		func(o map[string]any) bool { return Field(o, "status", "attached") == true }, "volumeattachment", name)
-	must(t, err)
+	vas := e.watch(ctx, t, "/apis/storage.k8s.io/v1/volumeattachments")
+	took := e.timeTo(ctx, t, vas, func() { must(t, e.k.Apply(ctx, volumeAttachment(name, pv))) }, name, "volumeattachment/"+name+" attached",
+		func(o map[string]any) bool { return Field(o, "status", "attached") == true })
+	vas.Close()
 	e.playKubelet(ctx, t, name, volumeID, use)
-	_, err = e.k.Run(ctx, "", "delete", "volumeattachment", name, "--timeout=3m")
+	_, err := e.k.Run(ctx, "", "delete", "volumeattachment", name, "--timeout=3m")
 	must(t, err)
 	must(t, e.k.WaitGone(ctx, 3*time.Minute, "volumeattachment", name))
 	if v := e.volume(ctx, t, volumeID); v.Status != "available" || len(v.Attachments) > 0 {
 		t.Errorf("after the VolumeAttachment is gone, Cinder shows volume %s %q with attachments %+v", volumeID, v.Status, v.Attachments)
 	}
 	return took
+}
+
+// watch opens a watch on the collection at path for the rest of the test.
+func (e *env) watch(ctx context.Context, t *testing.T, path string) *Watch {
+	t.Helper()
+	w, err := e.k.Watch(ctx, path)
+	must(t, err)
+	t.Cleanup(w.Close)
+	return w
+}
+
+// timeTo runs create, which creates the object name of w's collection, and returns
+// the time from the API server's event of its creation to the one on which cond
+// holds.
+func (e *env) timeTo(ctx context.Context, t *testing.T, w *Watch, create func(), name, what string, cond func(map[string]any) bool) time.Duration {
+	t.Helper()
+	create()
+	created, _, err := w.When(ctx, time.Minute, name+" created", name, Exists)
+	must(t, err)
+	done, _, err := w.When(ctx, 3*time.Minute, what, name, cond)
+	must(t, err)
+	return done.Sub(created)
 }
 
 // playKubelet does kubelet's part for an attached VolumeAttachment: it checks that
@@ -398,8 +426,10 @@ func (e *env) playKubelet(ctx context.Context, t *testing.T, name, volumeID stri
 		}
 	}
 	nodeSvc := csi.NewNodeClient(e.conn)
-	base := filepath.Join(e.work, "kubelet", name)
-	staging, target := filepath.Join(base, "globalmount"), filepath.Join(base, "mount")
+	// kubelet's own layout, which the node plugin's staged-volumes metric reads.
+	kubelet := filepath.Join(e.work, "kubelet")
+	staging := filepath.Join(kubelet, "plugins/kubernetes.io/csi", driverName, fmt.Sprintf("%x", sha256.Sum256([]byte(volumeID))), "globalmount")
+	target := filepath.Join(kubelet, "pods", name, "volumes/kubernetes.io~csi", name, "mount")
 	capab := &csi.VolumeCapability{
 		AccessType: &csi.VolumeCapability_Mount{Mount: &csi.VolumeCapability_MountVolume{FsType: "ext4"}},
 		AccessMode: &csi.VolumeCapability_AccessMode{Mode: csi.VolumeCapability_AccessMode_SINGLE_NODE_WRITER},
@@ -408,11 +438,13 @@ func (e *env) playKubelet(ctx context.Context, t *testing.T, name, volumeID stri
 	must(t, err)
 	_, err = nodeSvc.NodePublishVolume(ctx, &csi.NodePublishVolumeRequest{VolumeId: volumeID, PublishContext: pc, StagingTargetPath: staging, TargetPath: target, VolumeCapability: capab})
 	must(t, err)
+	e.checkStaged(t, 1)
 	use(target)
 	_, err = nodeSvc.NodeUnpublishVolume(ctx, &csi.NodeUnpublishVolumeRequest{VolumeId: volumeID, TargetPath: target})
 	must(t, err)
 	_, err = nodeSvc.NodeUnstageVolume(ctx, &csi.NodeUnstageVolumeRequest{VolumeId: volumeID, StagingTargetPath: staging})
 	must(t, err)
+	e.checkStaged(t, 0)
 	e.volumesInUse(ctx, t)
 }
 
