@@ -157,7 +157,11 @@ func TestMicroversionsPerCall(t *testing.T) {
 	if _, err := c.NovaAttacher().Attach(ctx, c.known(v.ID), Node{ID: "server-1"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.ExpandVolume(ctx, v.ID, 2); err != nil {
+	attached, err := c.GetVolume(ctx, v.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ExpandVolume(ctx, attached, 2); err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]string{

@@ -23,10 +23,11 @@ type Cloud interface {
 	// not an error. A volume still being made is waited for first. An attached volume
 	// or one with snapshots is ErrInvalidState.
 	DeleteVolume(ctx context.Context, id string) error
-	// ExpandVolume grows a volume to sizeGiB and waits until Cinder reports the new
-	// size. An in-use volume needs online extension (microversion 3.42). A backend that
-	// fails it leaves the volume in error_extending: ErrBackend is returned.
-	ExpandVolume(ctx context.Context, id string, sizeGiB int) (*Volume, error)
+	// ExpandVolume grows volume v (as just read by the caller) to sizeGiB and waits
+	// until Cinder reports the new size. An in-use volume needs online extension
+	// (microversion 3.42). A backend that fails it leaves the volume in
+	// error_extending: ErrBackend is returned.
+	ExpandVolume(ctx context.Context, v *Volume, sizeGiB int) (*Volume, error)
 	// RetypeVolume changes the volume type (migration on demand) and waits for it.
 	RetypeVolume(ctx context.Context, id, volumeType string) (*Volume, error)
 

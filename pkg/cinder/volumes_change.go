@@ -8,13 +8,11 @@ import (
 	"k8s.io/klog/v2"
 )
 
-// ExpandVolume implements Cloud. A volume already at least sizeGiB is returned as
-// is, so a retried expansion is a no-op.
-func (c *Client) ExpandVolume(ctx context.Context, id string, sizeGiB int) (*Volume, error) {
-	v, err := c.GetVolume(ctx, id)
-	if err != nil {
-		return nil, fmt.Errorf("expand volume: %w", err)
-	}
+// ExpandVolume implements Cloud. v is the caller's fresh read of the volume (the
+// driver has just read it to decide, so it is not read again here). A volume
+// already at least sizeGiB is returned as is, so a retried expansion is a no-op.
+func (c *Client) ExpandVolume(ctx context.Context, v *Volume, sizeGiB int) (*Volume, error) {
+	id := v.ID
 	if v.SizeGiB >= sizeGiB && v.Status != StatusExtending {
 		return v, nil
 	}
@@ -31,7 +29,7 @@ func (c *Client) ExpandVolume(ctx context.Context, id string, sizeGiB int) (*Vol
 	}
 
 	var last *Volume
-	err = c.waitAfterRequest(ctx, kindExpandVolume, fmt.Sprintf("volume %s to reach %d GiB", id, sizeGiB), func(ctx context.Context) (bool, string, error) {
+	err := c.waitAfterRequest(ctx, kindExpandVolume, fmt.Sprintf("volume %s to reach %d GiB", id, sizeGiB), func(ctx context.Context) (bool, string, error) {
 		v, err := c.GetVolume(ctx, id)
 		if err != nil {
 			return pollError(err)

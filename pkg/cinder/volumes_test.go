@@ -232,12 +232,21 @@ func TestExpandVolume(t *testing.T) {
 			if tc.fail {
 				f.do(func() { f.volumes[v.ID]["metadata"] = map[string]any{"fail": "extend"} })
 			}
+			if v, err = c.GetVolume(ctx, v.ID); err != nil {
+				t.Fatal(err)
+			}
 			f.do(func() { f.transitionPolls = 2 })
-			got, err := c.ExpandVolume(ctx, v.ID, 5)
+			f.do(func() { f.requests = nil })
+			got, err := c.ExpandVolume(ctx, v, 5)
 			if !errors.Is(err, tc.want) || (tc.want == nil && err != nil) {
 				t.Fatalf("ExpandVolume: %v, want %v", err, tc.want)
 			}
-			for _, r := range f.recordedRequests() {
+			reqs := f.recordedRequests()
+			// The caller's read is used: the extension is the first request.
+			if len(reqs) == 0 || reqs[0].Method != "POST" || !strings.HasSuffix(reqs[0].Path, "/action") {
+				t.Errorf("first request %v, want the extend action (no read before it)", reqs)
+			}
+			for _, r := range reqs {
 				if strings.HasSuffix(r.Path, "/action") && r.Microversion != tc.wantMV {
 					t.Errorf("extend sent microversion %q, want %q", r.Microversion, tc.wantMV)
 				}
@@ -258,7 +267,7 @@ func TestExpandVolume(t *testing.T) {
 			}
 			// A retry is a no-op.
 			before := f.calls("POST", "/action")
-			if _, err := c.ExpandVolume(ctx, v.ID, 5); err != nil || f.calls("POST", "/action") != before {
+			if _, err := c.ExpandVolume(ctx, got, 5); err != nil || f.calls("POST", "/action") != before {
 				t.Errorf("repeated expand: %v, %d new requests", err, f.calls("POST", "/action")-before)
 			}
 		})

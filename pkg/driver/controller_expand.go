@@ -29,7 +29,7 @@ func (d *Driver) ControllerExpandVolume(ctx context.Context, req *csi.Controller
 			return nil, status.Errorf(codes.FailedPrecondition, "volume %s is attached to %v and this cloud's backend cannot extend attached volumes (--expand-in-use=false): it is extended once detached",
 				a.volumeID, vol.Nodes())
 		}
-		if vol, err = d.deps.Cloud.ExpandVolume(ctx, a.volumeID, a.sizeGiB); err != nil {
+		if vol, err = d.deps.Cloud.ExpandVolume(ctx, vol, a.sizeGiB); err != nil {
 			return nil, toStatus(err, "expanding volume %s to %d GiB", a.volumeID, a.sizeGiB)
 		}
 		klog.InfoS("Expanded volume", "volumeID", a.volumeID, "sizeGiB", vol.SizeGiB)

@@ -159,7 +159,7 @@ func volumeMismatch(v *cinder.Volume, a createVolumeArgs) string {
 // growNewVolume extends a volume just made from a source to the requested size. A
 // volume that cannot be grown is deleted, so that no half-made volume is left.
 func (d *Driver) growNewVolume(ctx context.Context, vol *cinder.Volume, sizeGiB int) (*cinder.Volume, error) {
-	grown, err := d.deps.Cloud.ExpandVolume(ctx, vol.ID, sizeGiB)
+	grown, err := d.deps.Cloud.ExpandVolume(ctx, vol, sizeGiB)
 	if err != nil {
 		if derr := d.deps.Cloud.DeleteVolume(context.WithoutCancel(ctx), vol.ID); derr != nil {
 			klog.ErrorS(derr, "Could not delete a volume that could not be grown", "volumeID", vol.ID)

@@ -233,7 +233,8 @@ func (c *Cloud) deleteLocked(v *cinder.Volume) {
 }
 
 // ExpandVolume grows a volume; in-use volumes are extended online.
-func (c *Cloud) ExpandVolume(ctx context.Context, id string, sizeGiB int) (*cinder.Volume, error) {
+func (c *Cloud) ExpandVolume(ctx context.Context, read *cinder.Volume, sizeGiB int) (*cinder.Volume, error) {
+	id := read.ID
 	if err := c.enter("ExpandVolume"); err != nil {
 		return nil, err
 	}
