@@ -193,12 +193,21 @@ func (a *cinderAttacher) detach(ctx context.Context, volumeID, node string) erro
 	if err != nil {
 		return fmt.Errorf("detach: %w", err)
 	}
+	deleted := 0
 	for _, att := range v.Attachments {
 		if att.ServerID == "" && attachedHost(att.ServerID, att.HostName, att.Device) == node {
 			if err := a.c.deleteAttachment(ctx, volumeID, att.AttachmentID); err != nil {
 				return err
 			}
+			deleted++
 		}
+	}
+	if deleted > 0 && (v.Status == StatusInUse || v.Multiattach) {
+		// Cinder answers an attachment's DELETE once the backend has terminated the
+		// connection and the attachment is gone: the volume of a completed attach
+		// holds no leftover of this node, and there is nothing more to wait for.
+		klog.V(2).InfoS("Volume detached", "volumeID", volumeID, "nodeID", node)
+		return nil
 	}
 	if !v.Multiattach && v.Status != StatusInUse && v.Status != StatusAvailable && checkNotElsewhere(v, node) == nil {
 		// A leftover of an interrupted Attach keeps the volume "reserved" or

@@ -186,8 +186,18 @@ func TestCinderAttach(t *testing.T) {
 		t.Errorf("AttachedVolumes = %v, %v", ids, err)
 	}
 
+	f.do(func() { f.requests = nil })
 	if err := cinder.Detach(ctx, vol, "node-a"); err != nil {
 		t.Fatal(err)
+	}
+	// One read, then the attachment's DELETE, which Cinder answers once it is gone:
+	// no status poll after it.
+	var seq []string
+	for _, r := range f.recordedRequests() {
+		seq = append(seq, r.Method)
+	}
+	if got := strings.Join(seq, " "); got != "GET DELETE" {
+		t.Errorf("Detach of an in-use volume made requests %q, want \"GET DELETE\"", got)
 	}
 	var left int
 	f.do(func() { left = len(f.attachments) })
