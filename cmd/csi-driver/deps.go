@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -23,6 +24,7 @@ import (
 func buildDeps(ctx context.Context, opts driver.Options) (driver.Deps, error) {
 	deps := driver.Deps{Version: version, MaxVolumesPerNode: opts.MaxVolumesPerNode,
 		Metrics: metrics.New(prometheus.NewRegistry(), metrics.Build{Version: version, CSISpec: driver.CSISpecVersion, Mode: opts.Mode, Attacher: opts.Attacher})}
+	deps.Metrics.Zero(cinder.Services, append(slices.Clone(cinder.RepairKinds), driver.NodeRepairKinds...))
 	if opts.PublishKeyFile != "" {
 		key, err := os.ReadFile(opts.PublishKeyFile)
 		if err != nil {

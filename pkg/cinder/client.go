@@ -116,9 +116,9 @@ func NewClient(ctx context.Context, cfg *Config, opts ClientOptions) (*Client, e
 		return nil, err
 	}
 	provider.HTTPClient = httpClient
-	endpoints := map[string]string{c.volume.Endpoint: "volume"}
+	endpoints := map[string]string{c.volume.Endpoint: ServiceVolume}
 	if c.compute != nil {
-		endpoints[c.compute.Endpoint] = "compute"
+		endpoints[c.compute.Endpoint] = ServiceCompute
 	}
 	c.services.set(endpoints)
 	if opts.UserAgent != "" {

@@ -34,6 +34,19 @@ const (
 	RepairDuplicate       = "duplicate"
 )
 
+// RepairKinds are the repair kinds the client reports.
+var RepairKinds = []string{RepairStuckAttachment, RepairFailedVolume, RepairErrorExtending, RepairDuplicate}
+
+// The services a request is told apart by.
+const (
+	ServiceIdentity = "identity"
+	ServiceVolume   = "volume"
+	ServiceCompute  = "compute"
+)
+
+// Services are the services the client talks to.
+var Services = []string{ServiceIdentity, ServiceVolume, ServiceCompute}
+
 // Wait outcomes.
 const (
 	WaitDone     = "done"
@@ -65,7 +78,7 @@ func (s *services) of(r *http.Request) string {
 			}
 		}
 	}
-	return "identity"
+	return ServiceIdentity
 }
 
 // idSegment matches a path segment that is an ID: a UUID, or the 32 hex digits of a

@@ -98,6 +98,9 @@ func (d *Driver) collectEphemeral(ctx context.Context, v cinder.Volume) (bool, e
 // volumes collected because no pod used them any more.
 const repairInlineLeak = "inline-volume-leak"
 
+// NodeRepairKinds are the repair kinds the node plugin reports, beside the cloud's.
+var NodeRepairKinds = []string{repairInlineLeak}
+
 // collectEphemeralAtStart runs leak collection once before the node plugin serves.
 func (d *Driver) collectEphemeralAtStart(ctx context.Context) {
 	if !d.ephemeralEnabled() {

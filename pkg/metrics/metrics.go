@@ -106,15 +106,41 @@ func (m *Metrics) Retry(service string, code int, wait time.Duration) {
 	if m == nil {
 		return
 	}
-	reason := "network"
+	reason := retryNetwork
 	switch {
 	case code == http.StatusTooManyRequests:
-		reason = "throttled"
+		reason = retryThrottled
 		m.retryAfter.WithLabelValues(service).Add(wait.Seconds())
 	case code >= 500:
-		reason = "server-error"
+		reason = retryServerError
 	}
 	m.retries.WithLabelValues(service, reason).Inc()
+}
+
+// Retry reasons.
+const (
+	retryThrottled   = "throttled"
+	retryServerError = "server-error"
+	retryNetwork     = "network"
+)
+
+// Zero starts the counters whose label values are known in advance at 0: retries
+// and throttled waits for each service, repairs of each kind. A series that first
+// appears at its first event leaves rate() and increase() empty rather than 0 in
+// the alerts and panels until then, and the first event uncounted by them.
+func (m *Metrics) Zero(services, repairKinds []string) {
+	if m == nil {
+		return
+	}
+	for _, s := range services {
+		m.retryAfter.WithLabelValues(s)
+		for _, r := range []string{retryThrottled, retryServerError, retryNetwork} {
+			m.retries.WithLabelValues(s, r)
+		}
+	}
+	for _, k := range repairKinds {
+		m.repairs.WithLabelValues(k)
+	}
 }
 
 // Wait implements cinder.Observer.

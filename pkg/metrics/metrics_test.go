@@ -125,3 +125,32 @@ func TestMetricsControllerAndNil(t *testing.T) {
 		t.Errorf("nil interceptor: %v", err)
 	}
 }
+
+func TestZeroStartsKnownSeries(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := New(reg, Build{Mode: "controller"})
+	for _, name := range []string{"cinder_csi_openstack_retries_total", "cinder_csi_openstack_throttled_wait_seconds_total", "cinder_csi_repairs_total"} {
+		if n := testutil.CollectAndCount(reg, name); n != 0 {
+			t.Fatalf("%s has %d series before Zero, want none", name, n)
+		}
+	}
+	m.Zero([]string{"identity", "volume"}, []string{"stuck-attachment", "duplicate"})
+	for name, want := range map[string]int{
+		"cinder_csi_openstack_retries_total":                2 * 3, // services × reasons
+		"cinder_csi_openstack_throttled_wait_seconds_total": 2,
+		"cinder_csi_repairs_total":                          2,
+	} {
+		if n := testutil.CollectAndCount(reg, name); n != want {
+			t.Errorf("%s: %d series after Zero, want %d", name, n, want)
+		}
+	}
+	if got := testutil.ToFloat64(m.retries.WithLabelValues("volume", "throttled")); got != 0 {
+		t.Errorf("a zeroed counter is %v", got)
+	}
+	m.Repair("duplicate")
+	if got := testutil.ToFloat64(m.repairs.WithLabelValues("duplicate")); got != 1 {
+		t.Errorf("repairs after one: %v, want 1", got)
+	}
+	var none *Metrics
+	none.Zero([]string{"volume"}, nil) // safe on nil
+}
