@@ -278,8 +278,8 @@ func TestHostFormatErrors(t *testing.T) {
 	if err := m.Unmount(target); err != nil {
 		t.Fatal(err)
 	}
-	if err := m.FormatAndMount(dev, target, "xfs", nil, nil); !errors.Is(err, ErrFilesystemMismatch) {
-		t.Errorf("xfs mount of an ext4 device: err = %v, want ErrFilesystemMismatch", err)
+	if err := m.FormatAndMount(dev, target, "xfs", nil, nil); !errors.Is(err, ErrFilesystemMismatch) || !strings.Contains(err.Error(), "holds ext4, not xfs") {
+		t.Errorf("xfs mount of an ext4 device: err = %v, want ErrFilesystemMismatch saying it holds ext4, not xfs", err)
 	}
 	if got := blkidValue(t, dev, "TYPE"); got != "ext4" {
 		t.Errorf("the ext4 filesystem was replaced by %q", got)

@@ -69,7 +69,14 @@ func (m *mounter) FormatAndMount(device, target, fsType string, mountOptions, fo
 	options := mountOptionsFor(fsType, mountOptions)
 	err = m.safe.FormatAndMountSensitiveWithFormatOptions(device, target, fsType, options, nil, formatOptions)
 	if err != nil {
-		return classifyMountError(err)
+		err = classifyMountError(err)
+		if errors.Is(err, ErrFilesystemMismatch) {
+			// mount-utils says only that mount failed: name what the volume holds.
+			if have, ferr := m.safe.GetDiskFormat(device); ferr == nil && have != "" {
+				err = fmt.Errorf("%s holds %s, not %s (stage it with fsType %s, or copy its data to a new %s volume): %w", device, have, fsType, have, fsType, err)
+			}
+		}
+		return err
 	}
 	klog.V(2).InfoS("Mounted device", "device", device, "targetPath", target, "fsType", fsType, "options", options)
 	return nil
