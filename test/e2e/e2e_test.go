@@ -14,7 +14,9 @@ import (
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 
 	"github.com/cinder-csi/cinder-csi-driver/pkg/cinder"
 	"github.com/cinder-csi/cinder-csi-driver/test/internal/testbed"
@@ -35,6 +37,8 @@ type env struct {
 	before map[string]string
 	// attachments are the VolumeAttachments playKubelet saw attached (checkNoSecrets).
 	attachments []map[string]any
+	// mismatches counts the stagings refused for another filesystem (playKubelet).
+	mismatches int
 	// controllerHTTP and nodeHTTP are the drivers' --http-endpoint (/metrics).
 	controllerHTTP, nodeHTTP string
 }
@@ -445,6 +449,20 @@ func (e *env) playKubelet(ctx context.Context, t *testing.T, name, volumeID stri
 	_, err = nodeSvc.NodeUnstageVolume(ctx, &csi.NodeUnstageVolumeRequest{VolumeId: volumeID, StagingTargetPath: staging})
 	must(t, err)
 	e.checkStaged(t, 0)
+	// The volume holds ext4 now: staging it as xfs is refused, stages nothing, and is
+	// counted as a node failure (checkMetrics).
+	xfs := &csi.VolumeCapability{
+		AccessType: &csi.VolumeCapability_Mount{Mount: &csi.VolumeCapability_MountVolume{FsType: "xfs"}},
+		AccessMode: capab.AccessMode,
+	}
+	_, err = nodeSvc.NodeStageVolume(ctx, &csi.NodeStageVolumeRequest{VolumeId: volumeID, PublishContext: pc, StagingTargetPath: staging, VolumeCapability: xfs})
+	if status.Code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), "ext4") {
+		t.Errorf("staging volume %s (ext4) as xfs: %v, want FailedPrecondition naming ext4", volumeID, err)
+	}
+	e.mismatches++
+	e.checkStaged(t, 0)
+	_, err = nodeSvc.NodeUnstageVolume(ctx, &csi.NodeUnstageVolumeRequest{VolumeId: volumeID, StagingTargetPath: staging})
+	must(t, err)
 	e.volumesInUse(ctx, t)
 }
 
