@@ -22,7 +22,7 @@ const (
 // interval: the operation ended after the last check that saw it unfinished (lo)
 // and before the one that saw it done (hi). The sample is the middle of it. When
 // the first check already saw it done there is no lower bound, and the sample is
-// 4/5 of hi: the schedule then tries a little earlier next time, until a first
+// 2/3 of hi: the schedule then tries a little earlier next time, until a first
 // check comes too early, so the estimate cannot stay stuck above the real time.
 type waitHistory struct {
 	mu    sync.Mutex
