@@ -3,6 +3,7 @@ package realcinder
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -119,11 +120,25 @@ func Serve(ctx context.Context, o driver.Options, deps driver.Deps) (*grpc.Clien
 	rctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- d.Run(rctx) }()
-	for i := 0; i < 500; i++ {
-		if _, err := os.Stat(sock); err == nil {
+	// The socket file appears at bind, before the listener accepts: wait until a
+	// connection is taken, so that the first call does not meet "connection refused".
+	for i := 0; ; i++ {
+		c, err := net.Dial("unix", sock)
+		if err == nil {
+			c.Close()
 			break
 		}
-		time.Sleep(10 * time.Millisecond)
+		select {
+		case err := <-done:
+			cancel()
+			return nil, nil, fmt.Errorf("the driver stopped before serving on %s: %v", sock, err)
+		case <-time.After(10 * time.Millisecond):
+		}
+		if i == 500 {
+			cancel()
+			<-done
+			return nil, nil, fmt.Errorf("the driver did not serve on %s within 5s: %v", sock, err)
+		}
 	}
 	conn, err := grpc.NewClient(o.Endpoint, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
