@@ -136,8 +136,8 @@ func Serve(ctx context.Context, o driver.Options, deps driver.Deps) (*grpc.Clien
 		}
 		if i == 500 {
 			cancel()
-			<-done
-			return nil, nil, fmt.Errorf("the driver did not serve on %s within 5s: %v", sock, err)
+			runErr := <-done
+			return nil, nil, fmt.Errorf("the driver did not serve on %s within 5s: %v (it stopped with: %v)", sock, err, runErr)
 		}
 	}
 	conn, err := grpc.NewClient(o.Endpoint, grpc.WithTransportCredentials(insecure.NewCredentials()))
