@@ -82,43 +82,28 @@ func novaAttachment(volumeID, serverID string, att VolumeAttachment, device stri
 	}
 }
 
-// Detach implements Attacher.
+// Detach implements Attacher. It asks Nova first, without reading the volume:
+// in the common case (attached, nothing under way) that saves a GET before the
+// request. Nova's refusals tell what the read would have: 404 when the server is
+// gone or does not have the volume, 400/409 when the volume is not in a state to
+// detach (a detach already under way, or an attach). Only then is the volume read,
+// to repair what Nova left behind or to find there is nothing to do.
 func (a *novaAttacher) Detach(ctx context.Context, volumeID, serverID string) error {
 	nova, err := a.c.nova(mvNovaBase)
 	if err != nil {
 		return fmt.Errorf("detach volume %s from server %s: %w", volumeID, serverID, err)
 	}
-	v, err := a.c.GetVolume(ctx, volumeID)
-	if errors.Is(err, ErrNotFound) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("detach: %w", err)
-	}
-	_, attached := attachmentOf(v, serverID)
-	if !attached && !inFlight(v.Status) {
-		return nil
-	}
-	if v.Status == StatusDetaching {
-		// An earlier call's detach may be under way (asking again would be
-		// refused), or Nova gave up on it and left the volume stuck.
-		if _, err := a.clearStale(ctx, nova, volumeID, serverID); err != nil {
-			return fmt.Errorf("detach: %w", err)
-		}
+	err = volumeattach.Delete(ctx, nova, serverID, volumeID).ExtractErr()
+	if err == nil {
+		klog.V(4).InfoS("Nova accepted the detachment", "volumeID", volumeID, "nodeID", serverID)
 	} else {
-		err := volumeattach.Delete(ctx, nova, serverID, volumeID).ExtractErr()
-		switch {
-		case isNotFound(err):
-			// The server is gone, or Nova does not have the volume on it. Cinder may
-			// still list an attachment Nova forgot (the stuck volumes of deleted
-			// servers): drop it, or the volume stays "in-use" forever.
-			if _, err := a.clearStale(ctx, nova, volumeID, serverID); err != nil {
-				return fmt.Errorf("detach: %w", err)
-			}
-		case err != nil:
-			return fmt.Errorf("detach volume %s from server %s: %w", volumeID, serverID, mapError(err))
-		default:
-			klog.V(4).InfoS("Nova accepted the detachment", "volumeID", volumeID, "nodeID", serverID)
+		mapped := mapError(err)
+		if !errors.Is(mapped, ErrNotFound) && !errors.Is(mapped, ErrInvalidState) {
+			return fmt.Errorf("detach volume %s from server %s: %w", volumeID, serverID, mapped)
+		}
+		done, err := a.afterRefusal(ctx, nova, volumeID, serverID, mapped)
+		if err != nil || done {
+			return err
 		}
 	}
 	if err := a.c.waitDetached(ctx, kindNovaDetach, true, volumeID, serverID); err != nil {
@@ -126,6 +111,38 @@ func (a *novaAttacher) Detach(ctx context.Context, volumeID, serverID string) er
 	}
 	klog.V(2).InfoS("Volume detached", "volumeID", volumeID, "nodeID", serverID)
 	return nil
+}
+
+// afterRefusal reads the volume after Nova refused to detach it (refusal is the
+// mapped error) and reports whether the volume is already detached from serverID.
+// A volume that is gone, or not attached to the server with nothing under way, is
+// done. A detaching volume, or one Nova does not know on the server (the server was
+// deleted, or Nova forgot the volume), has its stale Cinder attachments cleared and
+// is then waited for. Any other state (an attach under way, a server busy) returns
+// Nova's refusal, for the caller to retry.
+func (a *novaAttacher) afterRefusal(ctx context.Context, nova *gophercloud.ServiceClient, volumeID, serverID string, refusal error) (done bool, err error) {
+	v, err := a.c.GetVolume(ctx, volumeID)
+	if errors.Is(err, ErrNotFound) {
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("detach: %w", err)
+	}
+	_, attached := attachmentOf(v, serverID)
+	if !attached && !inFlight(v.Status) {
+		return true, nil
+	}
+	if !errors.Is(refusal, ErrNotFound) && v.Status != StatusDetaching {
+		return false, fmt.Errorf("detach volume %s from server %s (volume is %q): %w", volumeID, serverID, v.Status, refusal)
+	}
+	// An earlier call's detach may be under way (asking again was refused), Nova
+	// gave up on it and left the volume stuck, or Cinder still lists an attachment
+	// of a server Nova no longer has the volume on (the stuck volumes of deleted
+	// servers): drop what Nova does not stand behind, or the volume stays in use.
+	if _, err := a.clearStale(ctx, nova, volumeID, serverID); err != nil {
+		return false, fmt.Errorf("detach: %w", err)
+	}
+	return false, nil
 }
 
 // clearStale deletes the volume's Cinder attachments that Nova no longer stands

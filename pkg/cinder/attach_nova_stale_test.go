@@ -85,6 +85,33 @@ func TestNovaStaleAttachments(t *testing.T) {
 			wantLeft: 0,
 		},
 		{
+			name: "detaching with Nova's mapping (an earlier detach under way): Nova's refusal is waited out",
+			setup: func(f *fakeOpenStack, vol string) {
+				a := &fakeAttachment{id: "going", volumeID: vol, instance: "server-1", hasConnection: true, novaMapping: true}
+				f.attachments[a.id] = a
+				f.markAttached(a)
+				f.volumes[vol]["status"] = StatusDetaching
+				f.later(vol, func(map[string]any) { f.removeAttachment(a) })
+			},
+			op: func(c *Client, vol string) error {
+				return c.NovaAttacher().Detach(context.Background(), vol, "server-1")
+			},
+			wantLeft: 0,
+		},
+		{
+			name: "attaching to this server: Nova's refusal is returned, the attach is left alone",
+			setup: func(f *fakeOpenStack, vol string) {
+				a := &fakeAttachment{id: "coming", volumeID: vol, instance: "server-1", status: "attaching", hasConnection: true, novaMapping: true}
+				f.attachments[a.id] = a
+				f.volumes[vol]["status"] = StatusAttaching
+			},
+			op: func(c *Client, vol string) error {
+				return c.NovaAttacher().Detach(context.Background(), vol, "server-1")
+			},
+			wantErr:  ErrInvalidState,
+			wantLeft: 1,
+		},
+		{
 			name: "in-use by a deleted server: detach from it frees the volume",
 			setup: func(f *fakeOpenStack, vol string) {
 				a := &fakeAttachment{id: "ghost", volumeID: vol, instance: "server-gone", hasConnection: true}

@@ -55,11 +55,19 @@ func TestNovaAttach(t *testing.T) {
 		t.Errorf("AttachedVolumes of a missing server: %v, want ErrNotFound", err)
 	}
 
+	f.do(func() { f.requests = nil })
 	if err := nova.Detach(ctx, vol, "server-1"); err != nil {
 		t.Fatal(err)
 	}
 	if st, atts := f.volumeField(vol, "status"), f.volumeField(vol, "attachments"); st != StatusAvailable || len(atts.([]any)) != 0 {
 		t.Errorf("after Detach: %v with %v", st, atts)
+	}
+	// Nova is asked first: no read of the volume before the request.
+	if reqs := f.recordedRequests(); len(reqs) == 0 || reqs[0].Method != "DELETE" || !strings.Contains(reqs[0].Path, "/os-volume_attachments/") {
+		t.Errorf("Detach began with %v, want Nova's DELETE", reqs)
+	}
+	if err := nova.Detach(ctx, vol, "server-1"); err != nil {
+		t.Errorf("second Detach: %v", err)
 	}
 }
 

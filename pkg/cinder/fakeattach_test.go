@@ -212,6 +212,13 @@ func (f *fakeOpenStack) nova(w http.ResponseWriter, r *http.Request, parts []str
 			f.writeError(w, http.StatusNotFound, "error_nova_server_not_found.json", fmt.Sprintf("volume_id not found: %s", parts[2]))
 			return
 		}
+		// Like Nova, which asks Cinder to begin detaching: refused unless the
+		// volume is in-use (a detach already under way, or an attach).
+		if st := f.volumes[a.volumeID]["status"]; st != StatusInUse {
+			f.writeError(w, http.StatusBadRequest, "error_invalid_volume.json", fmt.Sprintf(
+				"Invalid input received: Invalid volume: Unable to detach volume. Volume status must be 'in-use' and attach_status must be 'attached' to detach. Currently: status: '%s'", st))
+			return
+		}
 		f.volumes[a.volumeID]["status"] = StatusDetaching
 		f.later(a.volumeID, func(map[string]any) { f.removeAttachment(a) })
 		w.WriteHeader(http.StatusAccepted)
