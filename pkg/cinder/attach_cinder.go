@@ -146,10 +146,12 @@ func (a *cinderAttacher) AttachedVolumes(ctx context.Context, node string, fresh
 	return ids, nil
 }
 
-// listAttached reads the project's volumes once and groups those attached on
-// this path (no Nova server) by host.
+// listAttached reads the project's volumes that can hold an attachment
+// (attachedStatuses: not the available ones, which are most of a project) and
+// groups those attached on this path (no Nova server) by host.
 func (a *cinderAttacher) listAttached(ctx context.Context) (map[string]map[string]bool, error) {
-	pages, err := volumes.List(a.c.cinder(mvVolumeRead), volumes.ListOpts{}).AllPages(ctx)
+	opts := volumes.ListOpts{Status: statusIn(attachedStatuses)}
+	pages, err := volumes.List(a.c.cinder(mvVolumeRead), opts).AllPages(ctx)
 	if err != nil {
 		return nil, mapError(err)
 	}

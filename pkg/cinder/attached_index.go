@@ -13,7 +13,8 @@ const attachedIndexMaxAge = time.Minute
 
 // attachedIndex knows, for the Cinder attachments path, which volumes are attached
 // to which host. Cinder cannot filter volumes or attachments by host, so finding
-// one node's volumes means reading the whole project: the index does that once
+// one node's volumes means reading every volume of the project that can hold an
+// attachment (a status filter leaves out the available ones): the index does that once
 // for every node and then keeps itself current with this attacher's own attaches
 // and detaches, so that a publish costs the same with 10 or 10,000 volumes in
 // the project. A listing older than attachedIndexMaxAge, or a caller asking for a

@@ -1,8 +1,10 @@
 package cinder
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 )
 
@@ -34,9 +36,9 @@ func (f *fakeOpenStack) cinderVolumes(w http.ResponseWriter, r *http.Request, pa
 		f.createVolume(w, dig(body, "volume"))
 	case len(parts) == 1 && parts[0] == "detail" && r.Method == http.MethodGet:
 		var items []map[string]any
-		name := r.URL.Query().Get("name")
+		name, status := r.URL.Query().Get("name"), statusMatcher(r.URL.Query().Get("status"))
 		for _, id := range f.order {
-			if v := f.volumes[id]; v != nil && (name == "" || v["name"] == name) {
+			if v := f.volumes[id]; v != nil && (name == "" || v["name"] == name) && status(v["status"].(string)) {
 				items = append(items, v)
 			}
 		}
@@ -247,6 +249,20 @@ func (f *fakeOpenStack) cinderBackups(w http.ResponseWriter, r *http.Request, pa
 	default:
 		f.writeError(w, http.StatusNotFound, "error_not_found.json", "The resource could not be found.")
 	}
+}
+
+// statusMatcher reads a volume listing's status filter as Cinder does: a list
+// literal matches any of its items, anything else exactly; empty matches all.
+func statusMatcher(filter string) func(string) bool {
+	var set []string
+	if strings.HasPrefix(filter, "[") {
+		if err := json.Unmarshal([]byte(filter), &set); err != nil {
+			return func(string) bool { return false }
+		}
+	} else if filter != "" {
+		set = []string{filter}
+	}
+	return func(s string) bool { return filter == "" || slices.Contains(set, s) }
 }
 
 // filterBy applies the name and volume_id filters of a snapshot or backup listing.
