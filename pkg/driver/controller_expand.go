@@ -4,8 +4,6 @@ import (
 	"context"
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"k8s.io/klog/v2"
 )
 
@@ -26,7 +24,7 @@ func (d *Driver) ControllerExpandVolume(ctx context.Context, req *csi.Controller
 	}
 	if vol.SizeGiB < a.sizeGiB {
 		if len(vol.Attachments) > 0 && !d.opts.ExpandInUse {
-			return nil, status.Errorf(codes.FailedPrecondition, "volume %s is attached to %v and this cloud's backend cannot extend attached volumes (--expand-in-use=false): it is extended once detached",
+			return nil, failedPrecondition("volume %s is attached to %v and this cloud's backend cannot extend attached volumes (--expand-in-use=false): it is extended once detached",
 				a.volumeID, vol.Nodes())
 		}
 		if vol, err = d.deps.Cloud.ExpandVolume(ctx, vol, a.sizeGiB); err != nil {

@@ -2,12 +2,10 @@ package driver
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/cinder-csi/cinder-csi-driver/pkg/cinder"
@@ -97,10 +95,7 @@ func (d *Driver) listVolumesPage(ctx context.Context, maxEntries int32, token st
 	}
 	vols, next, err := d.deps.Cloud.ListVolumes(ctx, cinder.ListOpts{Marker: marker, Limit: int(maxEntries)})
 	if err != nil {
-		if marker != "" && errors.Is(err, cinder.ErrInvalidInput) {
-			return nil, "", status.Errorf(codes.Aborted, "starting_token %q no longer names a volume; list again without it", marker)
-		}
-		return nil, "", toStatus(err, "listing volumes")
+		return nil, "", listFailed(err, marker, token, "volume")
 	}
 	return vols, next, nil
 }

@@ -2,10 +2,9 @@ package driver
 
 import (
 	"context"
+	"errors"
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"k8s.io/klog/v2"
 
 	"github.com/cinder-csi/cinder-csi-driver/pkg/cinder"
@@ -71,7 +70,7 @@ func (d *Driver) reserveAttachSlot(ctx context.Context, nodeID string) (func(), 
 	}
 	if len(ids)+others >= d.deps.MaxVolumesPerNode {
 		release()
-		return nil, status.Errorf(codes.ResourceExhausted, "node %s has %d volumes attached and %d more being attached, its limit is %d (--max-volumes-per-node or cloud.conf node-volume-attach-limit); detach one first",
+		return nil, exhausted("node %s has %d volumes attached and %d more being attached, its limit is %d (--max-volumes-per-node or cloud.conf node-volume-attach-limit); detach one first",
 			nodeID, len(ids), others, d.deps.MaxVolumesPerNode)
 	}
 	return release, nil
@@ -101,7 +100,7 @@ func (d *Driver) publishContext(att *cinder.Attachment, leavesProcess bool) (map
 func (d *Driver) ControllerUnpublishVolume(ctx context.Context, req *csi.ControllerUnpublishVolumeRequest) (*csi.ControllerUnpublishVolumeResponse, error) {
 	a, err := d.validateControllerUnpublish(req)
 	if err != nil {
-		if status.Code(err) == codes.NotFound {
+		if errors.Is(err, errNotFound) {
 			return &csi.ControllerUnpublishVolumeResponse{}, nil
 		}
 		return nil, err

@@ -5,8 +5,6 @@ import (
 	"errors"
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 	"k8s.io/klog/v2"
 
@@ -39,7 +37,7 @@ func (d *Driver) CreateSnapshot(ctx context.Context, req *csi.CreateSnapshotRequ
 			return nil, toStatus(err, "getting source volume %s", a.volumeID)
 		}
 		if len(vol.Attachments) > 0 && !d.opts.SnapshotInUse {
-			return nil, status.Errorf(codes.FailedPrecondition, "volume %s is attached to %v and this cloud's backend cannot snapshot or back up attached volumes (--snapshot-in-use=false): detach it first",
+			return nil, failedPrecondition("volume %s is attached to %v and this cloud's backend cannot snapshot or back up attached volumes (--snapshot-in-use=false): detach it first",
 				a.volumeID, vol.Nodes())
 		}
 		md := map[string]string{metaCSIName: a.name}
@@ -60,7 +58,7 @@ func (d *Driver) CreateSnapshot(ctx context.Context, req *csi.CreateSnapshotRequ
 	}
 	if snap.Failed() {
 		d.deleteSnapshotObject(ctx, snap)
-		return nil, status.Errorf(codes.Internal, "Cinder failed %s %s of volume %s (status %q); it was deleted, the next attempt makes a new one",
+		return nil, internal("Cinder failed %s %s of volume %s (status %q); it was deleted, the next attempt makes a new one",
 			kindOf(snap), snap.ID, a.volumeID, snap.Status)
 	}
 	return &csi.CreateSnapshotResponse{Snapshot: csiSnapshot(snap)}, nil
@@ -81,7 +79,7 @@ func (d *Driver) findSnapshot(ctx context.Context, a createSnapshotArgs) (*cinde
 	}
 	for i := range found {
 		if s := &found[i]; s.VolumeID != a.volumeID {
-			return nil, status.Errorf(codes.AlreadyExists, "%s %s named %q already exists for volume %s, not %s; use another name",
+			return nil, alreadyExists("%s %s named %q already exists for volume %s, not %s; use another name",
 				kindOf(s), s.ID, a.name, s.VolumeID, a.volumeID)
 		}
 	}
@@ -130,7 +128,7 @@ func (d *Driver) getSnapshotOrBackup(ctx context.Context, id string) (*cinder.Sn
 	if errors.Is(err, cinder.ErrNotFound) {
 		s, err = d.deps.Cloud.GetBackup(ctx, id)
 		if errors.Is(err, cinder.ErrNotFound) {
-			return nil, status.Errorf(codes.NotFound, "snapshot %s is neither a Cinder snapshot nor a backup", id)
+			return nil, notFound("snapshot %s is neither a Cinder snapshot nor a backup", id)
 		}
 	}
 	if err != nil {
@@ -143,7 +141,7 @@ func (d *Driver) getSnapshotOrBackup(ctx context.Context, id string) (*cinder.Sn
 func (d *Driver) DeleteSnapshot(ctx context.Context, req *csi.DeleteSnapshotRequest) (*csi.DeleteSnapshotResponse, error) {
 	id := req.GetSnapshotId()
 	if err := checkID("snapshot_id", id); err != nil {
-		if status.Code(err) == codes.NotFound {
+		if errors.Is(err, errNotFound) {
 			return &csi.DeleteSnapshotResponse{}, nil
 		}
 		return nil, err
@@ -154,7 +152,7 @@ func (d *Driver) DeleteSnapshot(ctx context.Context, req *csi.DeleteSnapshotRequ
 	}
 	defer unlock()
 	s, err := d.getSnapshotOrBackup(ctx, id)
-	if status.Code(err) == codes.NotFound {
+	if errors.Is(err, errNotFound) {
 		return &csi.DeleteSnapshotResponse{}, nil
 	}
 	if err != nil {
@@ -190,7 +188,7 @@ func (d *Driver) checkSnapshotDeletable(ctx context.Context, s *cinder.Snapshot)
 		return toStatus(err, "getting volume %s of snapshot %s", s.VolumeID, s.ID)
 	}
 	if len(vol.Attachments) > 0 {
-		return status.Errorf(codes.FailedPrecondition, "snapshot %s is of volume %s, which is attached to %v, and this cloud's backend cannot delete snapshots of attached volumes (--snapshot-in-use=false): it is deleted once the volume is detached",
+		return failedPrecondition("snapshot %s is of volume %s, which is attached to %v, and this cloud's backend cannot delete snapshots of attached volumes (--snapshot-in-use=false): it is deleted once the volume is detached",
 			s.ID, s.VolumeID, vol.Nodes())
 	}
 	return nil
@@ -228,10 +226,7 @@ func (d *Driver) ListSnapshots(ctx context.Context, req *csi.ListSnapshotsReques
 		marker = ""
 		snaps, next, err := p.list(ctx, opts)
 		if err != nil {
-			if errors.Is(err, cinder.ErrInvalidInput) && opts.Marker != "" {
-				return nil, status.Errorf(codes.Aborted, "starting_token %q no longer names a snapshot; list again without it", req.GetStartingToken())
-			}
-			return nil, toStatus(err, "listing snapshots")
+			return nil, listFailed(err, opts.Marker, req.GetStartingToken(), "snapshot")
 		}
 		for i := range snaps {
 			out.Entries = append(out.Entries, &csi.ListSnapshotsResponse_Entry{Snapshot: csiSnapshot(&snaps[i])})
@@ -255,7 +250,7 @@ func (d *Driver) listOneSnapshot(ctx context.Context, id, volumeID string) (*csi
 		return &csi.ListSnapshotsResponse{}, nil
 	}
 	s, err := d.getSnapshotOrBackup(ctx, id)
-	if status.Code(err) == codes.NotFound {
+	if errors.Is(err, errNotFound) {
 		return &csi.ListSnapshotsResponse{}, nil
 	}
 	if err != nil {

@@ -7,8 +7,6 @@ import (
 	"strings"
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"k8s.io/klog/v2"
 
 	"github.com/cinder-csi/cinder-csi-driver/pkg/cinder"
@@ -36,7 +34,7 @@ func (d *Driver) CreateVolume(ctx context.Context, req *csi.CreateVolumeRequest)
 	}
 	if vol == nil {
 		if len(a.sourceNodes) > 0 && !d.opts.SnapshotInUse {
-			return nil, status.Errorf(codes.FailedPrecondition, "source volume %s is attached to %v and this cloud's backend cannot clone attached volumes (--snapshot-in-use=false): the clone is made once it is detached",
+			return nil, failedPrecondition("source volume %s is attached to %v and this cloud's backend cannot clone attached volumes (--snapshot-in-use=false): the clone is made once it is detached",
 				a.sourceVolID, a.sourceNodes)
 		}
 		vol, err = d.deps.Cloud.CreateVolume(ctx, d.createOpts(a))
@@ -71,7 +69,7 @@ func (d *Driver) resolveSource(ctx context.Context, a *createVolumeArgs) error {
 			return err
 		}
 		if !s.Ready() {
-			return status.Errorf(codes.Unavailable, "snapshot %s is %q, not yet available; retry when it is ready", s.ID, s.Status)
+			return unavailable("snapshot %s is %q, not yet available; retry when it is ready", s.ID, s.Status)
 		}
 		srcGiB, what = s.SizeGiB, "snapshot "+s.ID
 		a.sourceIsBackup = s.IsBackup
@@ -90,7 +88,7 @@ func (d *Driver) resolveSource(ctx context.Context, a *createVolumeArgs) error {
 	a.sourceGiB = srcGiB
 	if a.sizeGiB < srcGiB {
 		if a.explicitReq {
-			return status.Errorf(codes.OutOfRange, "requested %d GiB is smaller than source %s (%d GiB); request at least %d GiB", a.sizeGiB, what, srcGiB, srcGiB)
+			return outOfRange("requested %d GiB is smaller than source %s (%d GiB); request at least %d GiB", a.sizeGiB, what, srcGiB, srcGiB)
 		}
 		a.sizeGiB = srcGiB
 	}
@@ -106,7 +104,7 @@ func (d *Driver) findVolume(ctx context.Context, a createVolumeArgs) (*cinder.Vo
 	}
 	for i := range vols {
 		if mismatch := volumeMismatch(&vols[i], a); mismatch != "" {
-			return nil, status.Errorf(codes.AlreadyExists, "volume %s named %q already exists with %s; delete it or use another name", vols[i].ID, a.name, mismatch)
+			return nil, alreadyExists("volume %s named %q already exists with %s; delete it or use another name", vols[i].ID, a.name, mismatch)
 		}
 	}
 	for i := range vols {
@@ -133,9 +131,9 @@ func (d *Driver) findVolume(ctx context.Context, a createVolumeArgs) (*cinder.Vo
 	case v.Status == cinder.StatusAvailable || v.Status == cinder.StatusInUse:
 		return v, nil
 	case v.Status == cinder.StatusCreating || v.Status == cinder.StatusDownloading || v.Status == cinder.StatusRestoringBackup:
-		return nil, status.Errorf(codes.Unavailable, "volume %s named %q is still %q; retry shortly", v.ID, a.name, v.Status)
+		return nil, unavailable("volume %s named %q is still %q; retry shortly", v.ID, a.name, v.Status)
 	default:
-		return nil, status.Errorf(codes.Unavailable, "volume %s named %q is %q; retry shortly", v.ID, a.name, v.Status)
+		return nil, unavailable("volume %s named %q is %q; retry shortly", v.ID, a.name, v.Status)
 	}
 }
 
@@ -218,7 +216,7 @@ func (d *Driver) csiVolume(v *cinder.Volume, src *csi.VolumeContentSource, p vol
 func (d *Driver) DeleteVolume(ctx context.Context, req *csi.DeleteVolumeRequest) (*csi.DeleteVolumeResponse, error) {
 	id := req.GetVolumeId()
 	if err := checkID("volume_id", id); err != nil {
-		if status.Code(err) == codes.NotFound {
+		if errors.Is(err, errNotFound) {
 			return &csi.DeleteVolumeResponse{}, nil
 		}
 		return nil, err

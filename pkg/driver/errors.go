@@ -53,3 +53,74 @@ func codeOf(err error) codes.Code {
 		return codes.Internal
 	}
 }
+
+// errNotFound is what every driver error that names a missing object matches
+// (errors.Is): a handler that treats "nothing there" as success decides on it,
+// not on the gRPC code a helper chose.
+var errNotFound = errors.New("no such object")
+
+// statusError is a gRPC status error made by the driver itself: its code and
+// message go to the caller, and kind (if any) is what errors.Is matches.
+type statusError struct {
+	st   *status.Status
+	kind error
+}
+
+func (e *statusError) Error() string              { return e.st.Err().Error() }
+func (e *statusError) GRPCStatus() *status.Status { return e.st }
+func (e *statusError) Is(target error) bool       { return e.kind != nil && target == e.kind }
+
+func newStatus(code codes.Code, kind error, format string, args ...any) error {
+	return &statusError{st: status.New(code, fmt.Sprintf(format, args...)), kind: kind}
+}
+
+// The named constructors: one a code, each message saying what to fix.
+
+func invalid(format string, args ...any) error {
+	return newStatus(codes.InvalidArgument, nil, format, args...)
+}
+
+func notFound(format string, args ...any) error {
+	return newStatus(codes.NotFound, errNotFound, format, args...)
+}
+
+func failedPrecondition(format string, args ...any) error {
+	return newStatus(codes.FailedPrecondition, nil, format, args...)
+}
+
+func alreadyExists(format string, args ...any) error {
+	return newStatus(codes.AlreadyExists, nil, format, args...)
+}
+
+func outOfRange(format string, args ...any) error {
+	return newStatus(codes.OutOfRange, nil, format, args...)
+}
+
+func exhausted(format string, args ...any) error {
+	return newStatus(codes.ResourceExhausted, nil, format, args...)
+}
+
+// aborted is for a conflict the caller resolves by retrying: an operation in
+// progress, a listing that moved under its token.
+func aborted(format string, args ...any) error {
+	return newStatus(codes.Aborted, nil, format, args...)
+}
+
+// unavailable is for an object that is not ready yet: retry shortly.
+func unavailable(format string, args ...any) error {
+	return newStatus(codes.Unavailable, nil, format, args...)
+}
+
+func internal(format string, args ...any) error {
+	return newStatus(codes.Internal, nil, format, args...)
+}
+
+// listFailed maps a failed page of a listing of what ("volume", "snapshot"). A
+// marker Cinder refuses (ErrInvalidInput) names an object deleted since the
+// token was issued: Aborted, and the caller lists again from the start.
+func listFailed(err error, marker, token, what string) error {
+	if marker != "" && errors.Is(err, cinder.ErrInvalidInput) {
+		return aborted("starting_token %q no longer names a %s; list again without it", token, what)
+	}
+	return toStatus(err, "listing %ss", what)
+}

@@ -2,9 +2,6 @@ package driver
 
 import (
 	"sync"
-
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 )
 
 // keyLocks serialises operations per key (a volume ID, a volume name, a snapshot name).
@@ -25,7 +22,7 @@ func (l *keyLocks) tryLock(key, what string) (func(), error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if _, ok := l.busy[key]; ok {
-		return nil, status.Errorf(codes.Aborted, "an operation on %s is already in progress; retry later", what)
+		return nil, aborted("an operation on %s is already in progress; retry later", what)
 	}
 	l.busy[key] = struct{}{}
 	return func() {

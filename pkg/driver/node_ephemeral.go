@@ -6,8 +6,6 @@ import (
 	"time"
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"k8s.io/klog/v2"
 
 	"github.com/cinder-csi/cinder-csi-driver/pkg/cinder"
@@ -114,7 +112,7 @@ func (d *Driver) findEphemeral(ctx context.Context, name string) (*cinder.Volume
 		v := &vols[i]
 		switch {
 		case !d.ownsEphemeral(v.Metadata):
-			return nil, status.Errorf(codes.FailedPrecondition, "volume %s is named %q but is not tagged as an inline ephemeral volume of node %s (metadata %s): delete or rename it",
+			return nil, failedPrecondition("volume %s is named %q but is not tagged as an inline ephemeral volume of node %s (metadata %s): delete or rename it",
 				v.ID, name, d.deps.Node.ID, metaNode)
 		case v.Status == cinder.StatusAvailable || v.Status == cinder.StatusInUse:
 			return v, nil
@@ -124,7 +122,7 @@ func (d *Driver) findEphemeral(ctx context.Context, name string) (*cinder.Volume
 				return nil, toStatus(err, "deleting failed volume %s named %q", v.ID, name)
 			}
 		default:
-			return nil, status.Errorf(codes.Unavailable, "volume %s named %q is %q; retry shortly", v.ID, name, v.Status)
+			return nil, unavailable("volume %s named %q is %q; retry shortly", v.ID, name, v.Status)
 		}
 	}
 	return nil, nil
@@ -138,7 +136,7 @@ func (d *Driver) checkEphemeralCount(ctx context.Context) error {
 		return toStatus(err, "counting the inline ephemeral volumes of node %s", d.deps.Node.ID)
 	}
 	if len(vols) >= d.opts.EphemeralMaxPerNode {
-		return status.Errorf(codes.ResourceExhausted, "node %s already has %d inline ephemeral volumes, its limit (--ephemeral-max-per-node); "+
+		return exhausted("node %s already has %d inline ephemeral volumes, its limit (--ephemeral-max-per-node); "+
 			"wait for pods using them to end, or use generic ephemeral volumes", d.deps.Node.ID, len(vols))
 	}
 	return nil

@@ -6,8 +6,6 @@ import (
 	"strings"
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"k8s.io/apimachinery/pkg/api/resource"
 )
 
@@ -170,7 +168,7 @@ func (d *Driver) ephemeralSizeGiB(v string) (int, error) {
 	}
 	limit := d.opts.EphemeralMaxSizeGiB
 	if q.Cmp(*resource.NewQuantity(int64(limit)*gib, resource.BinarySI)) > 0 {
-		return 0, status.Errorf(codes.OutOfRange, "inline ephemeral volume size %s is more than %dGi, this node's limit (--ephemeral-max-size); "+
+		return 0, outOfRange("inline ephemeral volume size %s is more than %dGi, this node's limit (--ephemeral-max-size); "+
 			"use a generic ephemeral volume (a PVC template) for more scratch space", v, limit)
 	}
 	return int((q.Value() + gib - 1) / gib), nil

@@ -10,9 +10,6 @@ import (
 	"regexp"
 	"strings"
 
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
-
 	"github.com/cinder-csi/cinder-csi-driver/pkg/cinder"
 )
 
@@ -78,7 +75,7 @@ func CinderNodeID(key []byte, n NodeIdentity) (string, error) {
 func (d *Driver) nodeOf(nodeID string, publish bool) (cinder.Node, error) {
 	if d.opts.Attacher == AttacherNova {
 		if !uuidRE.MatchString(nodeID) {
-			return cinder.Node{}, status.Errorf(codes.NotFound, "node_id %q is not a Nova server UUID, so no such node exists", truncate(nodeID))
+			return cinder.Node{}, notFound("node_id %q is not a Nova server UUID, so no such node exists", truncate(nodeID))
 		}
 		return cinder.Node{ID: nodeID}, nil
 	}
@@ -88,22 +85,22 @@ func (d *Driver) nodeOf(nodeID string, publish bool) (cinder.Node, error) {
 	case len(f) == 1 && hostRE.MatchString(nodeID) && (!signed || !publish):
 		return cinder.Node{ID: nodeID}, nil
 	case len(f) == 1 && hostRE.MatchString(nodeID):
-		return cinder.Node{}, status.Errorf(codes.NotFound, "node_id %q is a bare host name that no node plugin of this driver reports: "+
+		return cinder.Node{}, notFound("node_id %q is a bare host name that no node plugin of this driver reports: "+
 			"its node IDs are host;ip;initiator;signature, signed with --publish-key-file (restart that node's plugin with this version)", truncate(nodeID))
 	case len(f) != 3 && len(f) != 4:
-		return cinder.Node{}, status.Errorf(codes.NotFound, "node_id %q is not a node ID of this driver (host;ip;initiator;signature), so no such node exists", truncate(nodeID))
+		return cinder.Node{}, notFound("node_id %q is not a node ID of this driver (host;ip;initiator;signature), so no such node exists", truncate(nodeID))
 	}
 	n := cinder.Node{ID: f[0], IP: f[1], Initiator: f[2]}
 	if want, err := CinderNodeID(nil, NodeIdentity{ID: n.ID, IP: n.IP, Initiator: n.Initiator}); err != nil || want != strings.Join(f[:3], nodeIDSep) {
-		return cinder.Node{}, status.Errorf(codes.NotFound, "node_id %q is not a node ID of this driver (host;ip;initiator;signature), so no such node exists", truncate(nodeID))
+		return cinder.Node{}, notFound("node_id %q is not a node ID of this driver (host;ip;initiator;signature), so no such node exists", truncate(nodeID))
 	}
 	if signed && publish {
 		if len(f) != 4 {
-			return cinder.Node{}, status.Errorf(codes.NotFound, "node_id %q is not signed, so no node plugin of this driver made it: "+
+			return cinder.Node{}, notFound("node_id %q is not signed, so no node plugin of this driver made it: "+
 				"the controller has a publish key, and a node plugin with the same --publish-key-file signs its node ID", truncate(nodeID))
 		}
 		if !hmac.Equal([]byte(f[3]), []byte(nodeMAC(d.nodeKey, n.ID, n.IP, n.Initiator))) {
-			return cinder.Node{}, status.Errorf(codes.NotFound, "node_id %q has a signature this controller's publish key did not make: "+
+			return cinder.Node{}, notFound("node_id %q has a signature this controller's publish key did not make: "+
 				"no such node, or its node plugin holds another --publish-key-file than the controller", truncate(nodeID))
 		}
 	}

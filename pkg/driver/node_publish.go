@@ -4,8 +4,6 @@ import (
 	"context"
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"k8s.io/klog/v2"
 )
 
@@ -43,7 +41,7 @@ func (d *Driver) NodePublishVolume(ctx context.Context, req *csi.NodePublishVolu
 			return nil, toStatus(err, "checking staging path %s", a.stagingPath)
 		}
 		if !mounted {
-			return nil, status.Errorf(codes.FailedPrecondition, "volume %s is not staged at %s: call NodeStageVolume first", a.volumeID, a.stagingPath)
+			return nil, failedPrecondition("volume %s is not staged at %s: call NodeStageVolume first", a.volumeID, a.stagingPath)
 		}
 		flags = a.cap.mountFlags
 		if err := d.checkSingleWriter(a, a.stagingPath); err != nil {
@@ -91,7 +89,7 @@ func (d *Driver) checkSingleWriter(a nodePublishArgs, source string) error {
 	}
 	for _, r := range refs {
 		if r != a.targetPath {
-			return status.Errorf(codes.FailedPrecondition, "volume %s has access mode SINGLE_NODE_SINGLE_WRITER and is already published at %s; unpublish it there first", a.volumeID, r)
+			return failedPrecondition("volume %s has access mode SINGLE_NODE_SINGLE_WRITER and is already published at %s; unpublish it there first", a.volumeID, r)
 		}
 	}
 	return nil

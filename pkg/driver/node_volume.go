@@ -5,8 +5,6 @@ import (
 	"os"
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"k8s.io/klog/v2"
 )
 
@@ -23,7 +21,7 @@ func (d *Driver) existing(field, path string) error {
 		return toStatus(err, "checking %s %s", field, path)
 	}
 	if !ok {
-		return status.Errorf(codes.NotFound, "%s %s does not exist: is the volume published there?", field, path)
+		return notFound("%s %s does not exist: is the volume published there?", field, path)
 	}
 	return nil
 }
@@ -136,7 +134,7 @@ func (d *Driver) NodeExpandVolume(ctx context.Context, req *csi.NodeExpandVolume
 		return nil, toStatus(err, "getting the size of %s", device)
 	}
 	if want := req.GetCapacityRange().GetRequiredBytes(); want > size {
-		return nil, status.Errorf(codes.FailedPrecondition, "device %s of volume %s is %s, smaller than the requested %s: the cloud has not grown it yet; retry",
+		return nil, failedPrecondition("device %s of volume %s is %s, smaller than the requested %s: the cloud has not grown it yet; retry",
 			device, a.volumeID, fmtBytes(size), fmtBytes(want))
 	}
 	klog.InfoS("Expanded filesystem", "volumeID", a.volumeID, "device", device, "grown", grown, "bytes", size)

@@ -14,9 +14,6 @@ import (
 	"regexp"
 	"slices"
 
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
-
 	"github.com/cinder-csi/cinder-csi-driver/pkg/mount"
 )
 
@@ -119,19 +116,18 @@ func (d *Driver) connectionContext(pc map[string]string, volumeID, attachmentID 
 	}
 	if len(secret) > 0 {
 		if d.sealer == nil {
-			return status.Errorf(codes.FailedPrecondition,
-				"attachment %s of volume %s carries credentials (%v) that would reach VolumeAttachment.status in clear text; give the controller and node plugins a shared key with --publish-key-file (the chart's publish-key Secret)",
+			return failedPrecondition("attachment %s of volume %s carries credentials (%v) that would reach VolumeAttachment.status in clear text; give the controller and node plugins a shared key with --publish-key-file (the chart's publish-key Secret)",
 				attachmentID, volumeID, slices.Sorted(maps.Keys(secret)))
 		}
 		sealed, err := d.sealer.seal(volumeID, secret)
 		if err != nil {
-			return status.Errorf(codes.Internal, "sealing the credentials of attachment %s: %v", attachmentID, err)
+			return internal("sealing the credentials of attachment %s: %v", attachmentID, err)
 		}
 		pc[mount.PublishSealedConnectionData] = sealed
 	}
 	raw, err := json.Marshal(public)
 	if err != nil {
-		return status.Errorf(codes.Internal, "encoding connection info of attachment %s: %v", attachmentID, err)
+		return internal("encoding connection info of attachment %s: %v", attachmentID, err)
 	}
 	pc[mount.PublishConnectionData] = string(raw)
 	return nil
@@ -145,13 +141,11 @@ func (d *Driver) unsealConnection(volumeID string, pc map[string]string) (map[st
 		return pc, nil
 	}
 	if d.sealer == nil {
-		return nil, status.Errorf(codes.FailedPrecondition,
-			"the publish context of volume %s has sealed credentials and this node plugin has no --publish-key-file: give it the controller's publish key", volumeID)
+		return nil, failedPrecondition("the publish context of volume %s has sealed credentials and this node plugin has no --publish-key-file: give it the controller's publish key", volumeID)
 	}
 	secret, err := d.sealer.open(volumeID, sealed)
 	if err != nil {
-		return nil, status.Errorf(codes.FailedPrecondition,
-			"the sealed credentials of volume %s cannot be opened: %v; the controller and node plugins must share one publish key (rotating it needs the volumes re-attached)", volumeID, err)
+		return nil, failedPrecondition("the sealed credentials of volume %s cannot be opened: %v; the controller and node plugins must share one publish key (rotating it needs the volumes re-attached)", volumeID, err)
 	}
 	data, err := decodeJSONObject([]byte(pc[mount.PublishConnectionData]))
 	if err != nil {
@@ -160,7 +154,7 @@ func (d *Driver) unsealConnection(volumeID string, pc map[string]string) (map[st
 	maps.Copy(data, secret)
 	raw, err := json.Marshal(data)
 	if err != nil {
-		return nil, status.Errorf(codes.Internal, "encoding connection data of volume %s: %v", volumeID, err)
+		return nil, internal("encoding connection data of volume %s: %v", volumeID, err)
 	}
 	out := maps.Clone(pc)
 	delete(out, mount.PublishSealedConnectionData)

@@ -10,11 +10,12 @@ import (
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
 
-	"github.com/cinder-csi/cinder-csi-driver/pkg/cinder/fake"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
+
+	"github.com/cinder-csi/cinder-csi-driver/pkg/cinder/fake"
 )
 
 // TestOversizedRequests sends requests through the driver's own gRPC server: one

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
 
@@ -20,10 +19,6 @@ var uuidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[
 // A host name as Cinder records it for an attachment without Nova.
 var hostRE = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9._-]{0,253}[A-Za-z0-9])?$`)
 
-func invalid(format string, args ...any) error {
-	return status.Errorf(codes.InvalidArgument, format, args...)
-}
-
 // checkID checks that field holds a Cinder UUID.
 func checkID(field, id string) error {
 	if id == "" {
@@ -32,7 +27,7 @@ func checkID(field, id string) error {
 	if !uuidRE.MatchString(id) {
 		// NotFound, not InvalidArgument: an ID that cannot be a Cinder ID names nothing,
 		// and the CSI spec treats a missing volume on delete/unpublish as success.
-		return status.Errorf(codes.NotFound, "%s %q is not a Cinder UUID, so no such object exists", field, truncate(id))
+		return notFound("%s %q is not a Cinder UUID, so no such object exists", field, truncate(id))
 	}
 	return nil
 }
@@ -124,7 +119,7 @@ func parseCapabilities(caps []*csi.VolumeCapability) ([]capability, error) {
 	for i, c := range caps {
 		pc, err := parseCapability(c)
 		if err != nil {
-			return nil, status.Errorf(codes.InvalidArgument, "volume_capabilities[%d]: %s", i, status.Convert(err).Message())
+			return nil, invalid("volume_capabilities[%d]: %s", i, status.Convert(err).Message())
 		}
 		out = append(out, pc)
 	}
@@ -147,7 +142,7 @@ func sizeGiB(r *csi.CapacityRange, minGiB int) (int, error) {
 		return 0, invalid("capacity_range must not be negative (required_bytes %d, limit_bytes %d)", req, lim)
 	}
 	if lim > 0 && req > lim {
-		return 0, status.Errorf(codes.OutOfRange, "capacity_range.limit_bytes (%s) is smaller than required_bytes (%s)", fmtBytes(lim), fmtBytes(req))
+		return 0, outOfRange("capacity_range.limit_bytes (%s) is smaller than required_bytes (%s)", fmtBytes(lim), fmtBytes(req))
 	}
 	size := (req + gib - 1) / gib
 	if size < int64(minGiB) {
@@ -157,10 +152,10 @@ func sizeGiB(r *csi.CapacityRange, minGiB int) (int, error) {
 		size = 1
 	}
 	if lim > 0 && size*gib > lim {
-		return 0, status.Errorf(codes.OutOfRange, "Cinder allocates whole GiB: %d GiB is more than capacity_range.limit_bytes (%s); raise the limit to at least %d GiB", size, fmtBytes(lim), size)
+		return 0, outOfRange("Cinder allocates whole GiB: %d GiB is more than capacity_range.limit_bytes (%s); raise the limit to at least %d GiB", size, fmtBytes(lim), size)
 	}
 	if size > 1<<20 {
-		return 0, status.Errorf(codes.OutOfRange, "required %d GiB is more than Cinder's largest volume (1 PiB)", size)
+		return 0, outOfRange("required %d GiB is more than Cinder's largest volume (1 PiB)", size)
 	}
 	return int(size), nil
 }

@@ -4,8 +4,6 @@ import (
 	"strings"
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/cinder-csi/cinder-csi-driver/pkg/cinder"
 )
@@ -204,7 +202,7 @@ func checkToken(tok string, prefixes ...string) (prefix, marker string, err erro
 		}
 	}
 	if len(prefixes) > 0 && prefix == "" || marker != "" && !uuidRE.MatchString(marker) {
-		return "", "", status.Errorf(codes.Aborted, "starting_token %q was not issued by this driver; list again without it", truncate(tok))
+		return "", "", aborted("starting_token %q was not issued by this driver; list again without it", truncate(tok))
 	}
 	return prefix, marker, nil
 }

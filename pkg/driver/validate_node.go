@@ -4,7 +4,6 @@ import (
 	"strings"
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/cinder-csi/cinder-csi-driver/pkg/mount"
@@ -140,7 +139,7 @@ func validateVolumePath(id, volumePath, stagingPath string) (volumePathArgs, err
 	if err := checkPath("volume_path", volumePath); err != nil {
 		// Stats and expansion only look at a path the CO published before; one that is
 		// not absolute and clean cannot be such a path, so nothing is found there.
-		return a, status.Errorf(codes.NotFound, "no volume is published at %q: %s", truncate(volumePath), status.Convert(err).Message())
+		return a, notFound("no volume is published at %q: %s", truncate(volumePath), status.Convert(err).Message())
 	}
 	if stagingPath != "" {
 		if err := checkPath("staging_target_path", stagingPath); err != nil {
