@@ -205,12 +205,6 @@ func (c *Client) DeleteVolume(ctx context.Context, id string) error {
 	})
 }
 
-// isErrorStatus reports Cinder's terminal failure states (error, error_extending,
-// error_restoring, ...).
-func isErrorStatus(status string) bool {
-	return strings.HasPrefix(status, "error")
-}
-
 func volumeFrom(v *volumes.Volume) *Volume {
 	out := &Volume{
 		ID:               v.ID,

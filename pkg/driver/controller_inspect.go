@@ -21,11 +21,11 @@ const stuckAfter = 5 * time.Minute
 func volumeHealth(v *cinder.Volume, now time.Time) *csi.VolumeHealth {
 	h := &csi.VolumeHealth{VolumeId: v.ID}
 	switch {
-	case isErrorStatus(v.Status):
+	case v.Failed():
 		h.HealthStatuses = append(h.HealthStatuses, &csi.VolumeHealth_VolumeHealthEntry{
 			Status: csi.VolumeHealthErrorType_INACCESSIBLE, Reason: "CinderErrorState",
 			Message: fmt.Sprintf("Cinder reports the volume as %q", v.Status)})
-	case v.Status == cinder.StatusReserved || v.Status == cinder.StatusAttaching || v.Status == cinder.StatusDetaching:
+	case v.InFlight():
 		if !v.UpdatedAt.IsZero() && now.Sub(v.UpdatedAt) > stuckAfter {
 			h.HealthStatuses = append(h.HealthStatuses, &csi.VolumeHealth_VolumeHealthEntry{
 				Status: csi.VolumeHealthErrorType_DEGRADED, Reason: "AttachmentStuck",

@@ -95,46 +95,15 @@ func (d *Driver) resolveSource(ctx context.Context, a *createVolumeArgs) error {
 	return nil
 }
 
-// findVolume returns an existing volume created for this name, nil if there is none.
-// A leftover in "error" from an earlier attempt is deleted so that it is not leaked.
+// findVolume returns an existing volume created for this name, nil if there is none
+// (findByName); one of the name that does not fit the request is AlreadyExists.
 func (d *Driver) findVolume(ctx context.Context, a createVolumeArgs) (*cinder.Volume, error) {
-	vols, err := d.deps.Cloud.FindVolumesByName(ctx, a.name)
-	if err != nil {
-		return nil, toStatus(err, "looking up volumes named %q", a.name)
-	}
-	for i := range vols {
-		if mismatch := volumeMismatch(&vols[i], a); mismatch != "" {
-			return nil, alreadyExists("volume %s named %q already exists with %s; delete it or use another name", vols[i].ID, a.name, mismatch)
+	return findByName(ctx, d.deps.Cloud, a.name, "volume", func(v *cinder.Volume) error {
+		if mismatch := volumeMismatch(v, a); mismatch != "" {
+			return alreadyExists("volume %s named %q already exists with %s; delete it or use another name", v.ID, a.name, mismatch)
 		}
-	}
-	for i := range vols {
-		if v := &vols[i]; isErrorStatus(v.Status) {
-			klog.InfoS("Deleting a failed volume left by an earlier attempt", "volumeID", v.ID, "status", v.Status)
-			if err := d.deps.Cloud.DeleteVolume(ctx, v.ID); err != nil {
-				return nil, toStatus(err, "deleting failed volume %s named %q", v.ID, a.name)
-			}
-		}
-	}
-	// More than one live volume of the name: a create interrupted by a crash made
-	// one after its retry made another. The same survivor is kept as a create
-	// settles on (cinder.Namesakes), whoever meets the name first.
-	v, duplicates := cinder.Namesakes(vols)
-	for _, dup := range duplicates {
-		klog.InfoS("Deleting a duplicate of the same name, made by an interrupted create", "volumeID", dup.ID, "name", a.name, "kept", v.ID)
-		if err := d.deps.Cloud.DeleteVolume(ctx, dup.ID); err != nil {
-			return nil, toStatus(err, "deleting volume %s, a duplicate of %s named %q", dup.ID, v.ID, a.name)
-		}
-	}
-	switch {
-	case v == nil:
-		return nil, nil
-	case v.Status == cinder.StatusAvailable || v.Status == cinder.StatusInUse:
-		return v, nil
-	case v.Status == cinder.StatusCreating || v.Status == cinder.StatusDownloading || v.Status == cinder.StatusRestoringBackup:
-		return nil, unavailable("volume %s named %q is still %q; retry shortly", v.ID, a.name, v.Status)
-	default:
-		return nil, unavailable("volume %s named %q is %q; retry shortly", v.ID, a.name, v.Status)
-	}
+		return nil
+	})
 }
 
 // volumeMismatch says how an existing volume differs from the request, "" if it fits.
@@ -167,8 +136,6 @@ func (d *Driver) growNewVolume(ctx context.Context, vol *cinder.Volume, sizeGiB 
 	klog.InfoS("Grew new volume to the requested size", "volumeID", vol.ID, "fromGiB", vol.SizeGiB, "sizeGiB", grown.SizeGiB)
 	return grown, nil
 }
-
-func isErrorStatus(s string) bool { return len(s) >= 5 && s[:5] == "error" }
 
 func (d *Driver) createOpts(a createVolumeArgs) cinder.CreateVolumeOpts {
 	md := map[string]string{metaCSIName: a.name}

@@ -101,31 +101,17 @@ func (d *Driver) findOrCreateEphemeral(ctx context.Context, a ephemeralArgs) (*c
 	return vol, nil
 }
 
-// findEphemeral returns a usable volume of this name, nil when there is none. A failed
-// one left by an earlier attempt is deleted.
+// findEphemeral returns a usable volume of this name, nil when there is none
+// (findByName); one of the name that is not this node's inline ephemeral volume
+// is FailedPrecondition.
 func (d *Driver) findEphemeral(ctx context.Context, name string) (*cinder.Volume, error) {
-	vols, err := d.deps.NodeCloud.FindVolumesByName(ctx, name)
-	if err != nil {
-		return nil, toStatus(err, "looking up volumes named %q", name)
-	}
-	for i := range vols {
-		v := &vols[i]
-		switch {
-		case !d.ownsEphemeral(v.Metadata):
-			return nil, failedPrecondition("volume %s is named %q but is not tagged as an inline ephemeral volume of node %s (metadata %s): delete or rename it",
+	return findByName(ctx, d.deps.NodeCloud, name, "inline ephemeral volume", func(v *cinder.Volume) error {
+		if !d.ownsEphemeral(v.Metadata) {
+			return failedPrecondition("volume %s is named %q but is not tagged as an inline ephemeral volume of node %s (metadata %s): delete or rename it",
 				v.ID, name, d.deps.Node.ID, metaNode)
-		case v.Status == cinder.StatusAvailable || v.Status == cinder.StatusInUse:
-			return v, nil
-		case isErrorStatus(v.Status):
-			klog.InfoS("Deleting a failed inline ephemeral volume left by an earlier attempt", "volumeID", v.ID, "status", v.Status)
-			if err := d.deps.NodeCloud.DeleteVolume(ctx, v.ID); err != nil {
-				return nil, toStatus(err, "deleting failed volume %s named %q", v.ID, name)
-			}
-		default:
-			return nil, unavailable("volume %s named %q is %q; retry shortly", v.ID, name, v.Status)
 		}
-	}
-	return nil, nil
+		return nil
+	})
 }
 
 // checkEphemeralCount refuses a new volume beyond --ephemeral-max-per-node. The count
