@@ -40,13 +40,7 @@ func (d *Driver) CreateSnapshot(ctx context.Context, req *csi.CreateSnapshotRequ
 			return nil, failedPrecondition("volume %s is attached to %v and this cloud's backend cannot snapshot or back up attached volumes (--snapshot-in-use=false): detach it first",
 				a.volumeID, vol.Nodes())
 		}
-		md := map[string]string{metaCSIName: a.name}
-		for k, v := range a.params.metadata {
-			md[k] = v
-		}
-		if d.opts.Cluster != "" {
-			md[metaCluster] = d.opts.Cluster
-		}
+		md := d.objectMetadata(a.name, a.params.metadata)
 		create, kind := d.deps.Cloud.CreateSnapshot, "snapshot"
 		if a.params.backup {
 			create, kind = d.deps.Cloud.CreateBackup, "backup"

@@ -138,13 +138,7 @@ func (d *Driver) growNewVolume(ctx context.Context, vol *cinder.Volume, sizeGiB 
 }
 
 func (d *Driver) createOpts(a createVolumeArgs) cinder.CreateVolumeOpts {
-	md := map[string]string{metaCSIName: a.name}
-	for k, v := range a.params.metadata {
-		md[k] = v
-	}
-	if d.opts.Cluster != "" {
-		md[metaCluster] = d.opts.Cluster
-	}
+	md := d.objectMetadata(a.name, a.params.metadata)
 	size := a.sizeGiB
 	if a.sourceGiB > 0 && a.sourceGiB < size {
 		// Created at the source's size and grown afterwards (growNewVolume): some

@@ -149,3 +149,18 @@ func sortedKeys(m map[string]string) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// objectMetadata is the Cinder metadata of a volume or snapshot the controller
+// makes for the CSI name: the StorageClass's or VolumeSnapshotClass's own keys,
+// then the name and the cluster, which a parameter cannot override.
+func (d *Driver) objectMetadata(name string, params map[string]string) map[string]string {
+	md := make(map[string]string, len(params)+2)
+	for k, v := range params {
+		md[k] = v
+	}
+	md[metaCSIName] = name
+	if d.opts.Cluster != "" {
+		md[metaCluster] = d.opts.Cluster
+	}
+	return md
+}
