@@ -74,8 +74,8 @@ func buildDeps(ctx context.Context, opts driver.Options) (driver.Deps, error) {
 		deps.Mounter = mount.NewMounter()
 		deps.Metrics.StagedVolumes(func() (int, error) { return mount.CountStaged(opts.DriverName) })
 		deps.Locators = map[string]mount.DeviceLocator{
-			mount.AttacherNova: mount.NewNovaLocator(mount.DefaultDevDir, mount.UdevadmTrigger(exec)),
-			mount.AttacherCinder: mount.NewCinderLocator(map[string]mount.Connector{
+			driver.AttacherNova: mount.NewNovaLocator(mount.DefaultDevDir, mount.UdevadmTrigger(exec)),
+			driver.AttacherCinder: mount.NewCinderLocator(map[string]mount.Connector{
 				mount.DriverVolumeTypeFile: mount.NewFileConnector(loop),
 				mount.DriverVolumeTypeNFS: mount.NewNFSConnector(loop, opts.NFSMountBase).
 					WithQemuExports(mount.NewQemuExports(exec, loop, opts.StateDir)),

@@ -6,9 +6,6 @@ import (
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
 	"k8s.io/klog/v2"
-
-	"github.com/cinder-csi/cinder-csi-driver/pkg/cinder"
-	"github.com/cinder-csi/cinder-csi-driver/pkg/mount"
 )
 
 // ControllerPublishVolume attaches a volume to a node through the configured attach
@@ -46,7 +43,7 @@ func (d *Driver) ControllerPublishVolume(ctx context.Context, req *csi.Controlle
 		return nil, toStatus(err, "attaching volume %s to node %s", a.volumeID, a.nodeID)
 	}
 	klog.InfoS("Attached volume", "volumeID", a.volumeID, "nodeID", a.nodeID, "attachmentID", att.AttachmentID, "device", att.DevicePath)
-	pc, err := d.publishContext(att, true)
+	pc, err := d.publishContext(att)
 	if err != nil {
 		return nil, err
 	}
@@ -74,26 +71,6 @@ func (d *Driver) reserveAttachSlot(ctx context.Context, nodeID string) (func(), 
 			nodeID, len(ids), others, d.deps.MaxVolumesPerNode)
 	}
 	return release, nil
-}
-
-// publishContext is what the node needs to find the attached volume. Connection
-// credentials are sealed (publish_seal.go) when it leaves this process, as the
-// ControllerPublishVolume answer; inline ephemeral volumes use it in place.
-func (d *Driver) publishContext(att *cinder.Attachment, leavesProcess bool) (map[string]string, error) {
-	pc := map[string]string{mount.PublishAttacher: d.opts.Attacher}
-	if att.AttachmentID != "" {
-		pc[mount.PublishAttachmentID] = att.AttachmentID
-	}
-	if att.DevicePath != "" {
-		pc[mount.PublishDevicePath] = att.DevicePath
-	}
-	if c := att.Connection; c != nil {
-		pc[mount.PublishDriverVolumeType] = c.DriverVolumeType
-		if err := d.connectionContext(pc, att.VolumeID, att.AttachmentID, c.Data, leavesProcess); err != nil {
-			return nil, err
-		}
-	}
-	return pc, nil
 }
 
 // ControllerUnpublishVolume detaches; a missing volume, node or attachment is success.

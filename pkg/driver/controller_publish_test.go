@@ -13,7 +13,6 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/cinder-csi/cinder-csi-driver/pkg/cinder/fake"
-	"github.com/cinder-csi/cinder-csi-driver/pkg/mount"
 )
 
 func timeSleep() { time.Sleep(2 * time.Millisecond) }
@@ -32,12 +31,12 @@ func TestControllerPublish(t *testing.T) {
 	}
 	pc := first.GetPublishContext()
 	var data map[string]any
-	if pc[mount.PublishAttacher] != mount.AttacherCinder || pc[mount.PublishDriverVolumeType] != "file" ||
-		json.Unmarshal([]byte(pc[mount.PublishConnectionData]), &data) != nil || data["path"] != dir+"/volume-"+id {
+	if pc[pcAttacher] != AttacherCinder || pc[pcDriverVolumeType] != "file" ||
+		json.Unmarshal([]byte(pc[pcConnectionData]), &data) != nil || data["path"] != dir+"/volume-"+id {
 		t.Fatalf("publish context %v does not hand over the connection info", pc)
 	}
 	again, err := pub(id, testNode, mountCap())
-	if err != nil || again.GetPublishContext()[mount.PublishAttachmentID] != pc[mount.PublishAttachmentID] {
+	if err != nil || again.GetPublishContext()[pcAttachmentID] != pc[pcAttachmentID] {
 		t.Fatalf("republish = %v, %v; want the same attachment", again, err)
 	}
 	tests := []struct {

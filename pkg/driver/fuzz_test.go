@@ -107,11 +107,12 @@ func FuzzSnapshotParams(f *testing.F) {
 	})
 }
 
-// FuzzUnsealConnection: the node's reading of a publish context (connection data and
-// sealed credentials from the VolumeAttachment) never panics, answers a bad one with
-// InvalidArgument or FailedPrecondition, and opens sealed credentials only for the
-// volume they were sealed for.
-func FuzzUnsealConnection(f *testing.F) {
+// FuzzNodeHandover: the node's reading of a publish context (attach path,
+// connection data and sealed credentials from the VolumeAttachment) never panics,
+// answers a bad one with InvalidArgument or FailedPrecondition, hands the Cinder
+// path's locator a volume type and a JSON object, and opens sealed credentials only
+// for the volume they were sealed for.
+func FuzzNodeHandover(f *testing.F) {
 	s, err := newSealer([]byte(testPublishKey))
 	if err != nil {
 		f.Fatal(err)
@@ -120,30 +121,38 @@ func FuzzUnsealConnection(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	f.Add(`{"target_iqn":"iqn.x"}`, good)
-	f.Add(`{}`, "")
-	f.Add(`not json`, good)
-	f.Add(`{"a":1}`, "AAAA")
+	f.Add(AttacherCinder, "iscsi", `{"target_iqn":"iqn.x"}`, good)
+	f.Add(AttacherCinder, "file", `{}`, "")
+	f.Add(AttacherNova, "", `not json`, good)
+	f.Add("", "rbd", `{"a":1}`, "AAAA")
+	f.Add("other", "file", `null`, "")
 	d := &Driver{sealer: s}
-	f.Fuzz(func(t *testing.T, data, sealed string) {
-		pc := map[string]string{"connectionData": data}
+	f.Fuzz(func(t *testing.T, attacher, volumeType, data, sealed string) {
+		pc := map[string]string{pcAttacher: attacher, pcDriverVolumeType: volumeType, pcConnectionData: data}
 		if sealed != "" {
-			pc["sealedConnectionData"] = sealed
+			pc[pcSealedConnectionData] = sealed
 		}
-		out, err := d.unsealConnection(volID, pc)
+		h, err := parsePublishContext(pc)
+		if err == nil {
+			h, err = d.unsealConnection(volID, h)
+		}
 		if err != nil {
-			if c := status.Code(err); c != codes.InvalidArgument && c != codes.FailedPrecondition && c != codes.Internal {
+			if c := status.Code(err); c != codes.InvalidArgument && c != codes.FailedPrecondition {
 				t.Fatalf("code %s for a bad publish context: %v", c, err)
 			}
 			return
 		}
+		if h.attacher == AttacherCinder && (h.att.DriverVolumeType == "" || h.att.Data == nil) {
+			t.Fatalf("the Cinder path was handed %+v", h.att)
+		}
 		if sealed != "" {
 			// What opened is bound to this volume: another volume's context refuses it.
-			if _, err := d.unsealConnection("0c6e0a1f-7d3b-4e52-8a61-3f2b9d4c5e70", pc); status.Code(err) != codes.FailedPrecondition {
+			again, _ := parsePublishContext(pc)
+			if _, err := d.unsealConnection("0c6e0a1f-7d3b-4e52-8a61-3f2b9d4c5e70", again); status.Code(err) != codes.FailedPrecondition {
 				t.Fatalf("a sealed value opened for another volume too: %v", err)
 			}
 		}
-		if _, still := out["sealedConnectionData"]; still {
+		if h.sealed != "" {
 			t.Fatal("the sealed field reached the connector")
 		}
 	})

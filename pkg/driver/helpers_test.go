@@ -125,7 +125,7 @@ type fakeLocator struct {
 	connected map[string]string
 }
 
-func (l *fakeLocator) Connect(_ context.Context, id string, _ map[string]string) (string, error) {
+func (l *fakeLocator) Connect(_ context.Context, id string, _ mount.Attachment) (string, error) {
 	l.connected[id] = "/dev/fake-" + id[:8]
 	return l.connected[id], nil
 }
@@ -139,7 +139,7 @@ func newTestNode(t *testing.T) (*Driver, *fakeMounter, *fakeLocator) {
 	m, l := newFakeMounter(), &fakeLocator{connected: map[string]string{}}
 	opts := DefaultOptions()
 	opts.Mode, opts.Attacher = ModeNode, AttacherCinder
-	d, err := New(opts, Deps{Mounter: m, Locators: map[string]mount.DeviceLocator{mount.AttacherCinder: l},
+	d, err := New(opts, Deps{Mounter: m, Locators: map[string]mount.DeviceLocator{AttacherCinder: l},
 		Node: NodeIdentity{ID: testNode, Zone: "az1"}})
 	if err != nil {
 		t.Fatal(err)
@@ -148,5 +148,5 @@ func newTestNode(t *testing.T) (*Driver, *fakeMounter, *fakeLocator) {
 }
 
 func testLocators() map[string]mount.DeviceLocator {
-	return map[string]mount.DeviceLocator{mount.AttacherCinder: &fakeLocator{connected: map[string]string{}}}
+	return map[string]mount.DeviceLocator{AttacherCinder: &fakeLocator{connected: map[string]string{}}}
 }

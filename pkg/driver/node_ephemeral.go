@@ -135,11 +135,7 @@ func (d *Driver) mountEphemeral(ctx context.Context, a ephemeralArgs, vol *cinde
 	if err != nil {
 		return toStatus(err, "attaching inline ephemeral volume %s to node %s", vol.ID, d.deps.Node.ID)
 	}
-	pc, err := d.publishContext(att, false)
-	if err != nil {
-		return err
-	}
-	device, err := d.connect(ctx, "stage", a.fsType, vol.ID, pc)
+	device, err := d.connect(ctx, "stage", a.fsType, vol.ID, d.localHandover(att))
 	if err != nil {
 		return err
 	}

@@ -59,11 +59,11 @@ type failingLocator struct {
 	err error
 }
 
-func (f *failingLocator) Connect(ctx context.Context, id string, pc map[string]string) (string, error) {
+func (f *failingLocator) Connect(ctx context.Context, id string, att mount.Attachment) (string, error) {
 	if f.err != nil {
 		return "", f.err
 	}
-	return f.fakeLocator.Connect(ctx, id, pc)
+	return f.fakeLocator.Connect(ctx, id, att)
 }
 
 type envConfig struct {
@@ -84,7 +84,7 @@ func newEphemeralEnv(t *testing.T, c envConfig) *ephemeralEnv {
 	}
 	d, err := New(opts, Deps{
 		Mounter:   &failingMounter{fakeMounter: e.m, formatErr: c.formatErr, bindErr: c.bindErr},
-		Locators:  map[string]mount.DeviceLocator{mount.AttacherCinder: &failingLocator{fakeLocator: e.l, err: c.connErr}},
+		Locators:  map[string]mount.DeviceLocator{AttacherCinder: &failingLocator{fakeLocator: e.l, err: c.connErr}},
 		Node:      NodeIdentity{ID: testNode, Zone: "az1"},
 		NodeCloud: e.cloud, NodeAttacher: e.cloud.CinderAttacher(),
 	})
@@ -479,7 +479,7 @@ func TestEphemeralOptions(t *testing.T) {
 	}
 	o := DefaultOptions()
 	o.Mode, o.Attacher, o.Ephemeral = ModeNode, AttacherCinder, true
-	_, err := New(o, Deps{Mounter: newFakeMounter(), Locators: map[string]mount.DeviceLocator{mount.AttacherCinder: &fakeLocator{}}, Node: NodeIdentity{ID: testNode}})
+	_, err := New(o, Deps{Mounter: newFakeMounter(), Locators: map[string]mount.DeviceLocator{AttacherCinder: &fakeLocator{}}, Node: NodeIdentity{ID: testNode}})
 	if err == nil || !strings.Contains(err.Error(), "--cloud-config") {
 		t.Errorf("New without a node cloud = %v, want an error naming --cloud-config", err)
 	}

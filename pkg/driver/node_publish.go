@@ -29,7 +29,7 @@ func (d *Driver) NodePublishVolume(ctx context.Context, req *csi.NodePublishVolu
 	if a.cap.block {
 		// Connecting is idempotent: it finds the device NodeStageVolume connected.
 		var err error
-		if source, err = d.connect(ctx, "publish", "block", a.volumeID, a.pc); err != nil {
+		if source, err = d.connect(ctx, "publish", "block", a.volumeID, a.handover); err != nil {
 			return nil, err
 		}
 		if err := d.checkSingleWriter(a, source); err != nil {

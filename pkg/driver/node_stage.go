@@ -18,12 +18,12 @@ const deviceWait = 2 * time.Minute
 
 // connect finds the volume's device, within the request's deadline or deviceWait;
 // a failure is counted for op (stage, publish) and fsType.
-func (d *Driver) connect(ctx context.Context, op, fsType, volumeID string, pc map[string]string) (string, error) {
-	loc, err := d.locator(pc)
+func (d *Driver) connect(ctx context.Context, op, fsType, volumeID string, h handover) (string, error) {
+	loc, err := d.locator(h.attacher)
 	if err != nil {
 		return "", err
 	}
-	if pc, err = d.unsealConnection(volumeID, pc); err != nil {
+	if h, err = d.unsealConnection(volumeID, h); err != nil {
 		return "", err
 	}
 	if _, ok := ctx.Deadline(); !ok {
@@ -32,7 +32,7 @@ func (d *Driver) connect(ctx context.Context, op, fsType, volumeID string, pc ma
 		defer cancel()
 	}
 	started := time.Now()
-	device, err := loc.Connect(ctx, volumeID, pc)
+	device, err := loc.Connect(ctx, volumeID, h.att)
 	if err != nil {
 		return "", toStatus(d.nodeFailed(op, fsType, "connect", err), "finding the device of volume %s", volumeID)
 	}
@@ -41,8 +41,7 @@ func (d *Driver) connect(ctx context.Context, op, fsType, volumeID string, pc ma
 }
 
 // locator picks the device locator for the attach path the controller used.
-func (d *Driver) locator(pc map[string]string) (mount.DeviceLocator, error) {
-	path := pc[mount.PublishAttacher]
+func (d *Driver) locator(path string) (mount.DeviceLocator, error) {
 	if path == "" {
 		path = d.opts.Attacher
 	}
@@ -68,7 +67,7 @@ func (d *Driver) NodeStageVolume(ctx context.Context, req *csi.NodeStageVolumeRe
 	defer unlock()
 
 	fsType := publishFSType(a.cap)
-	device, err := d.connect(ctx, "stage", fsType, a.volumeID, a.pc)
+	device, err := d.connect(ctx, "stage", fsType, a.volumeID, a.handover)
 	if err != nil {
 		return nil, err
 	}

@@ -6,15 +6,13 @@ import (
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
 	"google.golang.org/grpc/codes"
-
-	"github.com/cinder-csi/cinder-csi-driver/pkg/mount"
 )
 
 const volID = "6b1d5c36-2d1f-4a4b-9d36-1b0c2f1e9a10"
 
 func cinderPC() map[string]string {
-	return map[string]string{mount.PublishAttacher: mount.AttacherCinder, mount.PublishDriverVolumeType: "file",
-		mount.PublishConnectionData: `{"path":"/x/volume-` + volID + `"}`}
+	return map[string]string{pcAttacher: AttacherCinder, pcDriverVolumeType: "file",
+		pcConnectionData: `{"path":"/x/volume-` + volID + `"}`}
 }
 
 func TestNodeValidation(t *testing.T) {
@@ -48,7 +46,7 @@ func TestNodeValidation(t *testing.T) {
 		}, codes.NotFound},
 		{"stage: incomplete publish context", func() error {
 			return stage(&csi.NodeStageVolumeRequest{VolumeId: volID, StagingTargetPath: "/s", VolumeCapability: mountCap(),
-				PublishContext: map[string]string{mount.PublishAttacher: mount.AttacherCinder}})
+				PublishContext: map[string]string{pcAttacher: AttacherCinder}})
 		}, codes.InvalidArgument},
 		{"publish: not staged", func() error {
 			return publish(&csi.NodePublishVolumeRequest{VolumeId: volID, StagingTargetPath: "/s", TargetPath: "/t", VolumeCapability: mountCap(), PublishContext: cinderPC()})

@@ -13,8 +13,6 @@ import (
 	"maps"
 	"regexp"
 	"slices"
-
-	"github.com/cinder-csi/cinder-csi-driver/pkg/mount"
 )
 
 // Cinder's connection info can carry credentials: iSCSI CHAP passwords, a cephx
@@ -107,13 +105,10 @@ func splitSecrets(data map[string]any) (public, secret map[string]any) {
 }
 
 // connectionContext writes Cinder's connection data into the publish context, with its
-// credentials sealed if seal is set. Without a publish key, connection data with
-// credentials is refused then: it would reach VolumeAttachment.status in clear text.
-func (d *Driver) connectionContext(pc map[string]string, volumeID, attachmentID string, data map[string]any, seal bool) error {
-	public, secret := data, map[string]any(nil)
-	if seal {
-		public, secret = splitSecrets(data)
-	}
+// credentials sealed. Without a publish key, connection data with credentials is
+// refused: it would reach VolumeAttachment.status in clear text.
+func (d *Driver) connectionContext(pc map[string]string, volumeID, attachmentID string, data map[string]any) error {
+	public, secret := splitSecrets(data)
 	if len(secret) > 0 {
 		if d.sealer == nil {
 			return failedPrecondition("attachment %s of volume %s carries credentials (%v) that would reach VolumeAttachment.status in clear text; give the controller and node plugins a shared key with --publish-key-file (the chart's publish-key Secret)",
@@ -123,41 +118,34 @@ func (d *Driver) connectionContext(pc map[string]string, volumeID, attachmentID 
 		if err != nil {
 			return internal("sealing the credentials of attachment %s: %v", attachmentID, err)
 		}
-		pc[mount.PublishSealedConnectionData] = sealed
+		pc[pcSealedConnectionData] = sealed
 	}
 	raw, err := json.Marshal(public)
 	if err != nil {
 		return internal("encoding connection info of attachment %s: %v", attachmentID, err)
 	}
-	pc[mount.PublishConnectionData] = string(raw)
+	pc[pcConnectionData] = string(raw)
 	return nil
 }
 
-// unsealConnection returns the publish context with the sealed credentials put back
-// into the connection data, for the node's connectors. It is never logged.
-func (d *Driver) unsealConnection(volumeID string, pc map[string]string) (map[string]string, error) {
-	sealed := pc[mount.PublishSealedConnectionData]
-	if sealed == "" {
-		return pc, nil
+// unsealConnection returns the handover with the sealed credentials put back into
+// the connection data, for the node's connectors. It is never logged.
+func (d *Driver) unsealConnection(volumeID string, h handover) (handover, error) {
+	if h.sealed == "" {
+		return h, nil
 	}
 	if d.sealer == nil {
-		return nil, failedPrecondition("the publish context of volume %s has sealed credentials and this node plugin has no --publish-key-file: give it the controller's publish key", volumeID)
+		return h, failedPrecondition("the publish context of volume %s has sealed credentials and this node plugin has no --publish-key-file: give it the controller's publish key", volumeID)
 	}
-	secret, err := d.sealer.open(volumeID, sealed)
+	secret, err := d.sealer.open(volumeID, h.sealed)
 	if err != nil {
-		return nil, failedPrecondition("the sealed credentials of volume %s cannot be opened: %v; the controller and node plugins must share one publish key (rotating it needs the volumes re-attached)", volumeID, err)
+		return h, failedPrecondition("the sealed credentials of volume %s cannot be opened: %v; the controller and node plugins must share one publish key (rotating it needs the volumes re-attached)", volumeID, err)
 	}
-	data, err := decodeJSONObject([]byte(pc[mount.PublishConnectionData]))
-	if err != nil {
-		return nil, invalid("publish context of volume %s: %q is not a JSON object: %v", volumeID, mount.PublishConnectionData, err)
+	data := maps.Clone(h.att.Data)
+	if data == nil {
+		data = map[string]any{}
 	}
 	maps.Copy(data, secret)
-	raw, err := json.Marshal(data)
-	if err != nil {
-		return nil, internal("encoding connection data of volume %s: %v", volumeID, err)
-	}
-	out := maps.Clone(pc)
-	delete(out, mount.PublishSealedConnectionData)
-	out[mount.PublishConnectionData] = string(raw)
-	return out, nil
+	h.att.Data, h.sealed = data, ""
+	return h, nil
 }

@@ -5,12 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"k8s.io/klog/v2"
 
 	"github.com/cinder-csi/cinder-csi-driver/pkg/cinder"
@@ -37,15 +39,15 @@ func (a connAttacher) Attach(ctx context.Context, v *cinder.Volume, node cinder.
 	return att, nil
 }
 
-// recordingLocator keeps the publish context a connector was given.
+// recordingLocator keeps the attachment a connector was given.
 type recordingLocator struct {
 	fakeLocator
-	got map[string]string
+	got mount.Attachment
 }
 
-func (l *recordingLocator) Connect(ctx context.Context, id string, pc map[string]string) (string, error) {
-	l.got = pc
-	return l.fakeLocator.Connect(ctx, id, pc)
+func (l *recordingLocator) Connect(ctx context.Context, id string, att mount.Attachment) (string, error) {
+	l.got = att
+	return l.fakeLocator.Connect(ctx, id, att)
 }
 
 // captureLogs sends klog at -v=10 into a buffer until the test ends.
@@ -93,7 +95,7 @@ func TestPublishContextSealsCredentials(t *testing.T) {
 			opts.Mode, opts.Attacher = ModeAll, AttacherCinder
 			loc := &recordingLocator{fakeLocator: fakeLocator{connected: map[string]string{}}}
 			d, err := New(opts, Deps{Cloud: cloud, Attacher: connAttacher{cloud.CinderAttacher(), tt.conn}, MaxVolumesPerNode: 2,
-				Mounter: newFakeMounter(), Locators: map[string]mount.DeviceLocator{mount.AttacherCinder: loc},
+				Mounter: newFakeMounter(), Locators: map[string]mount.DeviceLocator{AttacherCinder: loc},
 				Node: testIdentity, PublishKey: []byte(testPublishKey)})
 			if err != nil {
 				t.Fatal(err)
@@ -111,7 +113,7 @@ func TestPublishContextSealsCredentials(t *testing.T) {
 				t.Fatal(err)
 			}
 			pc := resp.(*csi.ControllerPublishVolumeResponse).GetPublishContext()
-			if pc[mount.PublishSealedConnectionData] == "" {
+			if pc[pcSealedConnectionData] == "" {
 				t.Fatalf("no sealed credentials in the publish context: %v", pc)
 			}
 			stage := &csi.NodeStageVolumeRequest{VolumeId: id, StagingTargetPath: "/s", VolumeCapability: mountCap(), PublishContext: pc}
@@ -121,16 +123,13 @@ func TestPublishContextSealsCredentials(t *testing.T) {
 				t.Fatal(err)
 			}
 			// The connector got every field, with Cinder's values.
-			var got map[string]any
-			if err := json.Unmarshal([]byte(loc.got[mount.PublishConnectionData]), &got); err != nil {
-				t.Fatal(err)
-			}
+			got := loc.got.Data
 			for k, v := range tt.conn.Data {
 				if want, _ := json.Marshal(v); string(must(json.Marshal(got[k]))) != string(want) {
 					t.Errorf("connector got %s = %v, want %v", k, got[k], v)
 				}
 			}
-			if _, ok := loc.got[mount.PublishSealedConnectionData]; ok {
+			if _, ok := got[pcSealedConnectionData]; ok {
 				t.Error("the connector was handed the sealed field too")
 			}
 			// A context of another volume does not open; nor does one without a key.
@@ -217,5 +216,38 @@ func TestSecretFields(t *testing.T) {
 	}
 	if _, err := newSealer([]byte("short")); err == nil {
 		t.Error("a 5-character publish key was accepted")
+	}
+}
+
+func TestParsePublishContext(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		pc   map[string]string
+		want handover
+		msg  string // a refusal's message contains this; "" means accepted
+	}{
+		{name: "nova", pc: map[string]string{pcAttacher: AttacherNova, pcDevicePath: "/dev/vdb"},
+			want: handover{attacher: AttacherNova, att: mount.Attachment{DevicePath: "/dev/vdb"}}},
+		{name: "none: this plugin's own path", pc: nil, want: handover{}},
+		{name: "cinder", pc: map[string]string{pcAttacher: AttacherCinder, pcDriverVolumeType: "file", pcConnectionData: `{"path":"/x","lun":3}`, pcSealedConnectionData: "s"},
+			want: handover{attacher: AttacherCinder, sealed: "s", att: mount.Attachment{DriverVolumeType: "file", Data: map[string]any{"path": "/x", "lun": json.Number("3")}}}},
+		{name: "cinder without type", pc: map[string]string{pcAttacher: AttacherCinder, pcConnectionData: `{}`}, msg: `lacks "driverVolumeType" or "connectionData"`},
+		{name: "cinder without data", pc: map[string]string{pcAttacher: AttacherCinder, pcDriverVolumeType: "file"}, msg: `lacks "driverVolumeType" or "connectionData"`},
+		{name: "data not an object", pc: map[string]string{pcAttacher: AttacherCinder, pcDriverVolumeType: "file", pcConnectionData: `[1]`}, msg: `"connectionData" is not a JSON object`},
+		{name: "data null", pc: map[string]string{pcAttacher: AttacherCinder, pcDriverVolumeType: "file", pcConnectionData: `null`}, msg: `"connectionData" is not a JSON object`},
+		{name: "unknown path", pc: map[string]string{pcAttacher: "iscsi"}, msg: `"attacher" is "iscsi": use "nova" or "cinder"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := parsePublishContext(tc.pc)
+			if tc.msg != "" {
+				if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), tc.msg) {
+					t.Fatalf("err = %v, want InvalidArgument with %q", err, tc.msg)
+				}
+				return
+			}
+			if err != nil || !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("got %+v, %v; want %+v", got, err, tc.want)
+			}
+		})
 	}
 }

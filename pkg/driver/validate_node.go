@@ -5,8 +5,6 @@ import (
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
 	"google.golang.org/grpc/status"
-
-	"github.com/cinder-csi/cinder-csi-driver/pkg/mount"
 )
 
 // One function per node RPC turns a request into typed, checked arguments.
@@ -16,7 +14,7 @@ type stageArgs struct {
 	stagingPath string
 	cap         capability
 	mkfsOptions []string
-	pc          map[string]string
+	handover    handover
 }
 
 func checkVolumeID(id string) error {
@@ -27,7 +25,7 @@ func checkVolumeID(id string) error {
 }
 
 func validateNodeStage(req *csi.NodeStageVolumeRequest) (stageArgs, error) {
-	a := stageArgs{volumeID: req.GetVolumeId(), stagingPath: req.GetStagingTargetPath(), pc: req.GetPublishContext()}
+	a := stageArgs{volumeID: req.GetVolumeId(), stagingPath: req.GetStagingTargetPath()}
 	if a.volumeID == "" {
 		return a, invalid("volume_id is required")
 	}
@@ -41,25 +39,10 @@ func validateNodeStage(req *csi.NodeStageVolumeRequest) (stageArgs, error) {
 	if a.mkfsOptions, err = parseMkfsOptions(req.GetVolumeContext()[ctxMkfsOptions]); err != nil {
 		return a, err
 	}
-	if err := checkPublishContext(a.pc); err != nil {
+	if a.handover, err = parsePublishContext(req.GetPublishContext()); err != nil {
 		return a, err
 	}
 	return a, checkID("volume_id", a.volumeID)
-}
-
-// checkPublishContext checks that the controller's hand-over names a known attach path.
-func checkPublishContext(pc map[string]string) error {
-	switch pc[mount.PublishAttacher] {
-	case "", mount.AttacherNova:
-	case mount.AttacherCinder:
-		if pc[mount.PublishDriverVolumeType] == "" || pc[mount.PublishConnectionData] == "" {
-			return invalid("publish_context from the Cinder attacher lacks %q or %q: was the volume published by this driver?",
-				mount.PublishDriverVolumeType, mount.PublishConnectionData)
-		}
-	default:
-		return invalid("publish_context %q is %q: use %q or %q", mount.PublishAttacher, pc[mount.PublishAttacher], mount.AttacherNova, mount.AttacherCinder)
-	}
-	return nil
 }
 
 func validateNodeUnstage(req *csi.NodeUnstageVolumeRequest) (string, string, error) {
@@ -84,12 +67,12 @@ type nodePublishArgs struct {
 	targetPath  string
 	cap         capability
 	readOnly    bool
-	pc          map[string]string
+	handover    handover
 }
 
 func validateNodePublish(req *csi.NodePublishVolumeRequest) (nodePublishArgs, error) {
 	a := nodePublishArgs{volumeID: req.GetVolumeId(), stagingPath: req.GetStagingTargetPath(),
-		targetPath: req.GetTargetPath(), readOnly: req.GetReadonly(), pc: req.GetPublishContext()}
+		targetPath: req.GetTargetPath(), readOnly: req.GetReadonly()}
 	if isEphemeralRequest(req.GetVolumeContext()) {
 		// Checked first: kubelet sends no staging path for inline volumes, and "staging
 		// path required" would hide what is really wrong.
@@ -112,7 +95,7 @@ func validateNodePublish(req *csi.NodePublishVolumeRequest) (nodePublishArgs, er
 	if a.cap, err = parseCapability(req.GetVolumeCapability()); err != nil {
 		return a, err
 	}
-	if err := checkPublishContext(a.pc); err != nil {
+	if a.handover, err = parsePublishContext(req.GetPublishContext()); err != nil {
 		return a, err
 	}
 	return a, checkID("volume_id", a.volumeID)

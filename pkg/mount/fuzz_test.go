@@ -1,35 +1,31 @@
 package mount
 
 import (
-	"context"
-	"errors"
+	"encoding/json"
+	"strings"
 	"testing"
 )
 
-// FuzzCinderLocatorConnect: the node's parser of the publish context the controller
-// wrote never panics, reaches a connector only with a JSON object, and refuses the
-// rest with ErrInvalidArgument or ErrUnsupported.
-func FuzzCinderLocatorConnect(f *testing.F) {
-	f.Add("file", `{"path":"/var/lib/x"}`)
-	f.Add("nfs", `{"export":1}`)
-	f.Add("", `{}`)
-	f.Add("file", `[1,2]`)
-	f.Add("file", `{"a":{"b":[{"c":1e999}]}}`)
-	f.Fuzz(func(t *testing.T, volumeType, data string) {
-		rec := &recordingConnector{device: "/dev/fake"}
-		l := NewCinderLocator(map[string]Connector{"file": rec})
-		_, err := l.Connect(context.Background(), volID, map[string]string{PublishDriverVolumeType: volumeType, PublishConnectionData: data})
-		if err != nil {
-			if !errors.Is(err, ErrInvalidArgument) && !errors.Is(err, ErrUnsupported) {
-				t.Fatalf("unexpected error kind: %v", err)
-			}
-			if rec.connects != 0 {
-				t.Fatal("the connector was reached although the context was refused")
-			}
+// FuzzConnectionData: the connectors' parsers of Cinder's connection data, which
+// reaches the node from the controller's publish context, never panic on any JSON
+// object, and an RBD image they accept is the volume's own.
+func FuzzConnectionData(f *testing.F) {
+	f.Add(`{"target_portal":"127.0.0.1:3260","target_iqn":"iqn.2010-10.org.openstack:volume-1","target_lun":1}`)
+	f.Add(`{"target_portals":["a","b"],"target_iqns":["x"],"target_luns":[1,2]}`)
+	f.Add(`{"name":"volumes/volume-` + volID + `","hosts":["127.0.0.1"],"ports":["6789"]}`)
+	f.Add(`{"export":"127.0.0.1:/srv","options":"-o vers=4"}`)
+	f.Add(`{"a":{"b":[{"c":1e999}]}}`)
+	f.Fuzz(func(t *testing.T, raw string) {
+		dec := json.NewDecoder(strings.NewReader(raw))
+		dec.UseNumber()
+		var data map[string]any
+		if dec.Decode(&data) != nil || data == nil {
 			return
 		}
-		if rec.connects != 1 || volumeType != "file" {
-			t.Fatalf("connected %d times for volume type %q", rec.connects, volumeType)
+		_, _, _ = parseISCSIData(data)
+		_ = nfsOptions(data)
+		if img, err := parseRBDData(volID, data); err == nil && !isVolumeFileName(img.image, volID) {
+			t.Fatalf("accepted RBD image %q for volume %s", img.image, volID)
 		}
 	})
 }

@@ -20,7 +20,7 @@ func TestHostBlockDeviceRefs(t *testing.T) {
 	const volumeID = "blockrefs"
 	file := newVolumeFile(t, dir, volumeID, 16*mib)
 	loc := newFileLocator()
-	dev, err := loc.Connect(ctx, volumeID, filePublishContext(file))
+	dev, err := loc.Connect(ctx, volumeID, fileAttachment(file))
 	if err != nil {
 		t.Fatalf("Connect: %v", err)
 	}

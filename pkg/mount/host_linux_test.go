@@ -41,11 +41,11 @@ func TestHostVolumeLifecycle(t *testing.T) {
 			m := NewMounter()
 
 			// Connect twice, the second time as a restarted plugin: one loop device.
-			dev, err := newFileLocator().Connect(ctx, volumeID, filePublishContext(file))
+			dev, err := newFileLocator().Connect(ctx, volumeID, fileAttachment(file))
 			if err != nil {
 				t.Fatalf("Connect: %v", err)
 			}
-			again, err := newFileLocator().Connect(ctx, volumeID, filePublishContext(file))
+			again, err := newFileLocator().Connect(ctx, volumeID, fileAttachment(file))
 			if err != nil || again != dev {
 				t.Fatalf("second Connect = %q, %v; want %q", again, err, dev)
 			}
@@ -204,7 +204,7 @@ func TestHostXFSCloneBesideSource(t *testing.T) {
 	m, locator := NewMounter(), newFileLocator()
 
 	src := newVolumeFile(t, dir, "src", 320*mib)
-	dev, err := locator.Connect(ctx, "src", filePublishContext(src))
+	dev, err := locator.Connect(ctx, "src", fileAttachment(src))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +223,7 @@ func TestHostXFSCloneBesideSource(t *testing.T) {
 	if out, err := execCommand("cp", "--sparse=always", src, clone); err != nil {
 		t.Fatalf("cp: %v: %s", err, out)
 	}
-	cloneDev, err := locator.Connect(ctx, "clone", filePublishContext(clone))
+	cloneDev, err := locator.Connect(ctx, "clone", fileAttachment(clone))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,7 +260,7 @@ func TestHostFormatErrors(t *testing.T) {
 	ctx := context.Background()
 	m, locator := NewMounter(), newFileLocator()
 	file := newVolumeFile(t, dir, "errs", 64*mib)
-	dev, err := locator.Connect(ctx, "errs", filePublishContext(file))
+	dev, err := locator.Connect(ctx, "errs", fileAttachment(file))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -133,13 +133,9 @@ func newVolumeFile(t *testing.T, dir, volumeID string, size int64) string {
 	return path
 }
 
-// filePublishContext is what the controller publishes for a "file" attachment.
-func filePublishContext(path string) map[string]string {
-	return map[string]string{
-		PublishAttacher:         AttacherCinder,
-		PublishDriverVolumeType: DriverVolumeTypeFile,
-		PublishConnectionData:   `{"path": "` + path + `"}`,
-	}
+// fileAttachment is what the node gets for a "file" attachment.
+func fileAttachment(path string) Attachment {
+	return Attachment{DriverVolumeType: DriverVolumeTypeFile, Data: map[string]any{"path": path}}
 }
 
 func newFileLocator() *CinderLocator {

@@ -45,11 +45,24 @@ type Mounter interface {
 	PathExists(path string) (bool, error)
 }
 
+// Attachment is what the node knows of an attached volume: the controller's
+// publish context, as the driver parsed it.
+type Attachment struct {
+	// DevicePath is the hypervisor's name for the disk (Nova path). A hint only:
+	// the disk is found by the volume ID.
+	DevicePath string
+	// DriverVolumeType and Data are Cinder's connection_info (Cinder attachments
+	// path): Data as decoded from JSON, numbers as json.Number, credentials
+	// included.
+	DriverVolumeType string
+	Data             map[string]any
+}
+
 // DeviceLocator turns an attachment into a local block device and back.
 type DeviceLocator interface {
 	// Connect returns the block device of the volume, making it appear when this
 	// locator must (a loop device for a file). Idempotent; bounded by ctx.
-	Connect(ctx context.Context, volumeID string, publishContext map[string]string) (string, error)
+	Connect(ctx context.Context, volumeID string, att Attachment) (string, error)
 	// Disconnect undoes what Connect made for the volume, deriving what to undo from
 	// the system (not from memory), so it also works after a restart. Idempotent.
 	Disconnect(ctx context.Context, volumeID string) error

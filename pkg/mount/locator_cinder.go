@@ -2,7 +2,6 @@ package mount
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -37,25 +36,25 @@ func NewCinderLocator(connectors map[string]Connector) *CinderLocator {
 	return &CinderLocator{connectors: maps.Clone(connectors)}
 }
 
-func (c *CinderLocator) Connect(ctx context.Context, volumeID string, publishContext map[string]string) (string, error) {
+// Connect hands the connection data to the connector of its driver_volume_type.
+func (c *CinderLocator) Connect(ctx context.Context, volumeID string, att Attachment) (string, error) {
 	if err := checkVolumeID(volumeID); err != nil {
 		return "", err
 	}
-	volumeType := publishContext[PublishDriverVolumeType]
-	if volumeType == "" {
-		return "", fmt.Errorf("%w: publish context of volume %s has no %q: the controller must copy Cinder's connection_info.driver_volume_type",
-			ErrInvalidArgument, volumeID, PublishDriverVolumeType)
+	if att.DriverVolumeType == "" {
+		return "", fmt.Errorf("%w: attachment of volume %s has no driver_volume_type: the controller must copy Cinder's connection_info.driver_volume_type",
+			ErrInvalidArgument, volumeID)
 	}
-	connector, ok := c.connectors[volumeType]
+	connector, ok := c.connectors[att.DriverVolumeType]
 	if !ok {
 		return "", fmt.Errorf("%w: volume %s has driver_volume_type %q; this node supports: %s",
-			ErrUnsupported, volumeID, volumeType, c.supported())
+			ErrUnsupported, volumeID, att.DriverVolumeType, c.supported())
 	}
-	data, err := decodeConnectionData(publishContext[PublishConnectionData])
-	if err != nil {
-		return "", fmt.Errorf("%w: connection data of volume %s: %v", ErrInvalidArgument, volumeID, err)
+	if att.Data == nil {
+		return "", fmt.Errorf("%w: attachment of volume %s has no connection data: the controller must copy Cinder's connection_info.data",
+			ErrInvalidArgument, volumeID)
 	}
-	return connector.Connect(ctx, volumeID, data)
+	return connector.Connect(ctx, volumeID, att.Data)
 }
 
 // Disconnect asks every connector, because the publish context is gone by then and any
@@ -78,20 +77,4 @@ func (c *CinderLocator) supported() string {
 		return "none"
 	}
 	return strings.Join(slices.Sorted(maps.Keys(c.connectors)), ", ")
-}
-
-func decodeConnectionData(raw string) (map[string]any, error) {
-	if strings.TrimSpace(raw) == "" {
-		return nil, fmt.Errorf("%q is missing from the publish context", PublishConnectionData)
-	}
-	dec := json.NewDecoder(strings.NewReader(raw))
-	dec.UseNumber()
-	var data map[string]any
-	if err := dec.Decode(&data); err != nil {
-		return nil, fmt.Errorf("not a JSON object: %w", err)
-	}
-	if data == nil {
-		return nil, errors.New("is null, want a JSON object")
-	}
-	return data, nil
 }

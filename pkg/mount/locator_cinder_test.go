@@ -2,6 +2,7 @@ package mount
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -33,7 +34,7 @@ func (r *recordingConnector) Disconnect(_ context.Context, volumeID string) erro
 func TestCinderLocatorConnect(t *testing.T) {
 	tests := []struct {
 		name        string
-		pc          map[string]string
+		att         Attachment
 		want        string
 		wantData    map[string]any
 		wantErr     error
@@ -41,26 +42,24 @@ func TestCinderLocatorConnect(t *testing.T) {
 	}{
 		{
 			name:     "dispatches on driver_volume_type with decoded data",
-			pc:       map[string]string{PublishDriverVolumeType: "file", PublishConnectionData: `{"path":"/x/volume-1","lun":3}`},
+			att:      Attachment{DriverVolumeType: "file", Data: map[string]any{"path": "/x/volume-1", "lun": json.Number("3")}},
 			want:     "/dev/loop1",
 			wantData: map[string]any{"path": "/x/volume-1", "lun": "3"},
 		},
 		{
 			name:        "unknown type names the supported ones",
-			pc:          map[string]string{PublishDriverVolumeType: "iscsi", PublishConnectionData: `{}`},
+			att:         Attachment{DriverVolumeType: "iscsi", Data: map[string]any{}},
 			wantErr:     ErrUnsupported,
 			wantMessage: `"iscsi"; this node supports: file, rbd`,
 		},
-		{name: "no type", pc: map[string]string{PublishConnectionData: `{}`}, wantErr: ErrInvalidArgument},
-		{name: "no data", pc: map[string]string{PublishDriverVolumeType: "file"}, wantErr: ErrInvalidArgument},
-		{name: "data not an object", pc: map[string]string{PublishDriverVolumeType: "file", PublishConnectionData: `[1]`}, wantErr: ErrInvalidArgument},
-		{name: "data null", pc: map[string]string{PublishDriverVolumeType: "file", PublishConnectionData: `null`}, wantErr: ErrInvalidArgument},
+		{name: "no type", att: Attachment{Data: map[string]any{}}, wantErr: ErrInvalidArgument},
+		{name: "no data", att: Attachment{DriverVolumeType: "file"}, wantErr: ErrInvalidArgument},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			file := &recordingConnector{device: "/dev/loop1"}
 			l := NewCinderLocator(map[string]Connector{"file": file, "rbd": &recordingConnector{}})
-			got, err := l.Connect(context.Background(), "1", tc.pc)
+			got, err := l.Connect(context.Background(), "1", tc.att)
 			if !errors.Is(err, tc.wantErr) || (tc.wantErr == nil) != (err == nil) {
 				t.Fatalf("err = %v, want %v", err, tc.wantErr)
 			}

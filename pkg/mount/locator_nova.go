@@ -70,7 +70,7 @@ func NewNovaLocator(devDir string, trigger UdevTrigger) *NovaLocator {
 
 // Connect waits until the volume's disk appears and returns its /dev path. The wait
 // ends only with ctx, which the caller must bound.
-func (n *NovaLocator) Connect(ctx context.Context, volumeID string, publishContext map[string]string) (string, error) {
+func (n *NovaLocator) Connect(ctx context.Context, volumeID string, att Attachment) (string, error) {
 	if err := checkVolumeID(volumeID); err != nil {
 		return "", err
 	}
@@ -90,7 +90,7 @@ func (n *NovaLocator) Connect(ctx context.Context, volumeID string, publishConte
 		case <-ctx.Done():
 			return "", fmt.Errorf("%w: device for volume %s did not appear under %s (looked for: %s, nvme-*_%s; Nova reported %q): %v",
 				ErrDeviceNotFound, volumeID, n.devDir, strings.Join(names, ", "), shortSerial(volumeID),
-				publishContext[PublishDevicePath], ctx.Err())
+				att.DevicePath, ctx.Err())
 		case <-time.After(wait):
 		}
 		wait = min(2*wait, n.maxPoll)

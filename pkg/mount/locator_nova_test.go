@@ -81,7 +81,7 @@ func TestNovaLocatorFindsLinks(t *testing.T) {
 			n := fastNova(h.devDir, func(context.Context) error { triggers.Add(1); return nil })
 			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 			defer cancel()
-			got, err := n.Connect(ctx, volID, map[string]string{PublishDevicePath: "/dev/vdz"})
+			got, err := n.Connect(ctx, volID, Attachment{DevicePath: "/dev/vdz"})
 			if tc.want == "" {
 				if !errors.Is(err, ErrDeviceNotFound) {
 					t.Fatalf("err = %v, want ErrDeviceNotFound", err)
@@ -117,7 +117,7 @@ func TestNovaLocatorWaitsForUdev(t *testing.T) {
 	n := fastNova(h.devDir, trigger)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	got, err := n.Connect(ctx, volID, nil)
+	got, err := n.Connect(ctx, volID, Attachment{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +137,7 @@ func TestNovaLocatorNotFound(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	_, err := n.Connect(ctx, volID, map[string]string{PublishDevicePath: "/dev/vdb"})
+	_, err := n.Connect(ctx, volID, Attachment{DevicePath: "/dev/vdb"})
 	if !errors.Is(err, ErrDeviceNotFound) {
 		t.Fatalf("err = %v, want ErrDeviceNotFound", err)
 	}
@@ -161,7 +161,7 @@ func TestNovaLocatorNotFound(t *testing.T) {
 func TestNovaLocatorRejectsBadVolumeIDAndDisconnects(t *testing.T) {
 	n := fastNova(t.TempDir(), nil)
 	for _, id := range []string{"", "..", "a/b"} {
-		if _, err := n.Connect(context.Background(), id, nil); !errors.Is(err, ErrInvalidArgument) {
+		if _, err := n.Connect(context.Background(), id, Attachment{}); !errors.Is(err, ErrInvalidArgument) {
 			t.Errorf("Connect(%q): err = %v, want ErrInvalidArgument", id, err)
 		}
 	}

@@ -22,7 +22,7 @@ func TestHostGrowUnmounted(t *testing.T) {
 	file := newVolumeFile(t, dir, volumeID, 64*mib)
 	loc := newFileLocator()
 	m := NewMounter()
-	dev, err := loc.Connect(ctx, volumeID, filePublishContext(file))
+	dev, err := loc.Connect(ctx, volumeID, fileAttachment(file))
 	if err != nil {
 		t.Fatal(err)
 	}

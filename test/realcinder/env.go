@@ -64,7 +64,7 @@ func DriverOptions(endpoint, nodeID string) driver.Options {
 func NodeDeps() (mount.Mounter, map[string]mount.DeviceLocator) {
 	loop := mount.NewLoopDevices(utilexec.New())
 	return mount.NewMounter(), map[string]mount.DeviceLocator{
-		mount.AttacherCinder: mount.NewCinderLocator(map[string]mount.Connector{
+		driver.AttacherCinder: mount.NewCinderLocator(map[string]mount.Connector{
 			mount.DriverVolumeTypeFile: mount.NewFileConnector(loop),
 			mount.DriverVolumeTypeNFS:  mount.NewNFSConnector(loop, ""),
 		}),

@@ -36,7 +36,7 @@ func StartNode(ctx context.Context, cloud *cinder.Client, h *Hypervisor, srv *Se
 	conn, stop, err := realcinder.Serve(ctx, o, driver.Deps{
 		Cloud: cloud, Attacher: cloud.NovaAttacher(), Mounter: mounter,
 		// No udev trigger: the stand-in links the disk when Nova attaches it.
-		Locators:          map[string]mount.DeviceLocator{mount.AttacherNova: mount.NewNovaLocator(n.DevDir, nil)},
+		Locators:          map[string]mount.DeviceLocator{driver.AttacherNova: mount.NewNovaLocator(n.DevDir, nil)},
 		Node:              driver.NodeIdentity{ID: srv.ID, Zone: "nova"},
 		MaxVolumesPerNode: 3, Version: "realnova-test",
 	})

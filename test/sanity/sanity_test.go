@@ -58,7 +58,7 @@ func TestSanity(t *testing.T) {
 	d, err := driver.New(opts, driver.Deps{
 		Cloud: cloud, Attacher: cloud.CinderAttacher(), Mounter: mount.NewMounter(),
 		Locators: map[string]mount.DeviceLocator{
-			mount.AttacherCinder: mount.NewCinderLocator(map[string]mount.Connector{
+			driver.AttacherCinder: mount.NewCinderLocator(map[string]mount.Connector{
 				"file": mount.NewFileConnector(mount.NewLoopDevices(exe)),
 			}),
 		},
