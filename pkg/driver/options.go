@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cinder-csi/cinder-csi-driver/pkg/cinder"
 	"github.com/cinder-csi/cinder-csi-driver/pkg/mount"
 )
 
@@ -105,7 +106,8 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.HTTPEndpoint, "http-endpoint", "", "address for the HTTP health endpoint /healthz, e.g. :9808; empty disables it")
 	fs.IntVar(&o.MaxVolumesPerNode, "max-volumes-per-node", 0, fmt.Sprintf("volumes a node can attach; 0 uses cloud.conf node-volume-attach-limit or %d", DefaultMaxVolumesPerNode))
 	fs.StringVar(&o.MetadataURL, "metadata-url", "http://169.254.169.254", "OpenStack metadata service base URL")
-	fs.StringVar(&o.MetadataSearchOrder, "metadata-search-order", "configDrive,metadataService", "where the node looks up its instance: configDrive, metadataService, comma separated")
+	fs.StringVar(&o.MetadataSearchOrder, "metadata-search-order", cinder.MetadataConfigDrive+","+cinder.MetadataMetadataService,
+		"where the node looks up its instance: "+cinder.MetadataConfigDrive+", "+cinder.MetadataMetadataService+", comma separated")
 	fs.BoolVar(&o.WithTopology, "with-topology", true, "report and honour availability-zone topology")
 	fs.StringVar(&o.NFSMountBase, "nfs-mount-base", "", "where NFS shares of Cinder attachments are mounted on the node (default: the mount_point_base Cinder reports)")
 	fs.BoolVar(&o.ExpandInUse, "expand-in-use", true, "the backend can extend attached volumes; false makes expansion offline-only (the resizer waits until the volume is detached)")
@@ -121,7 +123,7 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.WaitMax, "wait-max", 5*time.Second, "longest pause between two checks of a wait")
 	fs.DurationVar(&o.WaitMinInterval, "wait-min-interval", 50*time.Millisecond, "shortest pause between two checks of a wait, learned schedule included")
 	fs.BoolVar(&o.WaitLearn, "wait-learn", true, "learn from the durations observed how soon to check each kind of operation; false keeps the fixed schedule")
-	fs.StringVar(&o.StateDir, "state-dir", "/var/lib/cinder-csi", "node directory that must outlive the plugin (a hostPath): iSCSI and RBD records, qcow2 exports, inline ephemeral volumes under <state-dir>/ephemeral")
+	fs.StringVar(&o.StateDir, "state-dir", mount.DefaultStateDir, "node directory that must outlive the plugin (a hostPath): iSCSI and RBD records, qcow2 exports, inline ephemeral volumes under <state-dir>/ephemeral")
 }
 
 // waitOrder checks the wait settings (0 takes the default): none negative, and
@@ -185,8 +187,8 @@ func (o *Options) Validate() error {
 	}
 	errs = append(errs, o.validateEphemeral()...)
 	for _, s := range strings.Split(o.MetadataSearchOrder, ",") {
-		if s != "configDrive" && s != "metadataService" {
-			errs = append(errs, fmt.Errorf("--metadata-search-order: %q is neither configDrive nor metadataService", s))
+		if s != cinder.MetadataConfigDrive && s != cinder.MetadataMetadataService {
+			errs = append(errs, fmt.Errorf("--metadata-search-order: %q is neither %s nor %s", s, cinder.MetadataConfigDrive, cinder.MetadataMetadataService))
 		}
 	}
 	return errors.Join(errs...)
