@@ -110,7 +110,8 @@ func nodeIdentity(ctx context.Context, opts driver.Options, cfg *cinder.Config) 
 	}
 	mctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	src := &cinder.MetadataSource{URL: opts.MetadataURL, Order: order, Exec: utilexec.New()}
+	drive := &mount.ConfigDrive{Exec: utilexec.New()}
+	src := &cinder.MetadataSource{URL: opts.MetadataURL, Order: order, ConfigDrive: drive.ReadFile}
 	md, err := src.Get(mctx)
 	if err != nil {
 		if n.ID == "" {

@@ -7,13 +7,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"k8s.io/klog/v2"
-	"k8s.io/utils/exec"
 )
 
 // InstanceMetadata is what a node learns about itself from OpenStack, without
@@ -41,13 +38,12 @@ const (
 type MetadataSource struct {
 	// URL is the metadata service's base URL; empty means http://169.254.169.254.
 	URL string
-	// ConfigDriveDevice is the config drive's block device; empty means
-	// /dev/disk/by-label/config-2 (or CONFIG-2, as vfat drives are labelled).
-	ConfigDriveDevice string
+	// ConfigDrive reads a file of the config drive and says where it read it
+	// (mount.ConfigDrive.ReadFile: mounting is the host's business, not this
+	// package's); nil means this node has no way to read one.
+	ConfigDrive func(ctx context.Context, path string) (data []byte, from string, err error)
 	// Order lists the sources to try; empty means config drive, then metadata service.
 	Order []string
-	// Exec runs mount and umount; nil means the host's.
-	Exec exec.Interface
 	// Timeout bounds one metadata service request; 0 means 10 seconds.
 	Timeout time.Duration
 }
@@ -113,68 +109,14 @@ func (m *MetadataSource) fromService(ctx context.Context) (*InstanceMetadata, er
 }
 
 func (m *MetadataSource) fromConfigDrive(ctx context.Context) (*InstanceMetadata, error) {
-	dev, err := m.configDriveDevice()
+	if m.ConfigDrive == nil {
+		return nil, errors.New("no config drive reader")
+	}
+	data, from, err := m.ConfigDrive(ctx, metadataPath)
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "cinder-csi-configdrive-")
-	if err != nil {
-		return nil, err
-	}
-	ex := m.Exec
-	if ex == nil {
-		ex = exec.New()
-	}
-	var mountErrs []string
-	mounted := false
-	// Nova writes config drives as iso9660, or vfat when config_drive_format says so;
-	// other provisioning tools write what they like, so the kernel's own detection
-	// ("auto") comes last.
-	for _, fs := range []string{"iso9660", "vfat", "auto"} {
-		out, err := ex.CommandContext(ctx, "mount", "-t", fs, "-o", "ro", dev, dir).CombinedOutput()
-		if err == nil {
-			mounted = true
-			break
-		}
-		mountErrs = append(mountErrs, fmt.Sprintf("as %s: %v: %s", fs, err, strings.TrimSpace(string(out))))
-	}
-	if !mounted {
-		_ = os.Remove(dir)
-		return nil, fmt.Errorf("mount config drive %s: %s", dev, strings.Join(mountErrs, "; "))
-	}
-	defer unmountConfigDrive(ex, dir)
-
-	path := filepath.Join(dir, metadataPath)
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("config drive %s: %w", dev, err)
-	}
-	return parseMetadata(data, dev+":"+metadataPath)
-}
-
-// unmountConfigDrive runs even when the caller's context has ended: a config
-// drive left mounted in a temporary directory would leak.
-func unmountConfigDrive(ex exec.Interface, dir string) {
-	if out, err := ex.Command("umount", dir).CombinedOutput(); err != nil {
-		klog.ErrorS(err, "Could not unmount the config drive; leaving its directory", "dir", dir, "output", strings.TrimSpace(string(out)))
-		return
-	}
-	if err := os.Remove(dir); err != nil {
-		klog.ErrorS(err, "Could not remove the config drive's temporary directory", "dir", dir)
-	}
-}
-
-func (m *MetadataSource) configDriveDevice() (string, error) {
-	candidates := []string{"/dev/disk/by-label/config-2", "/dev/disk/by-label/CONFIG-2"}
-	if m.ConfigDriveDevice != "" {
-		candidates = []string{m.ConfigDriveDevice}
-	}
-	for _, c := range candidates {
-		if _, err := os.Stat(c); err == nil {
-			return c, nil
-		}
-	}
-	return "", fmt.Errorf("no config drive: none of %s exists", strings.Join(candidates, ", "))
+	return parseMetadata(data, from)
 }
 
 func parseMetadata(data []byte, from string) (*InstanceMetadata, error) {

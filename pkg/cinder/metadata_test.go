@@ -5,14 +5,9 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
-
-	"k8s.io/utils/exec"
-	testingexec "k8s.io/utils/exec/testing"
 )
 
 // metadataServer serves meta_data.json on 127.0.0.1 (never the link-local address).
@@ -30,40 +25,19 @@ func metadataServer(t *testing.T, status int) (*httptest.Server, *atomic.Int32) 
 	return srv, hits
 }
 
-// fakeMount records mount/umount calls; a successful mount writes the config
-// drive's meta_data.json into the target directory, as the real drive would show.
-type fakeMount struct {
-	calls    []string
-	mountErr error
-	dirs     []string
-}
-
-func (m *fakeMount) exec(t *testing.T, script int) *testingexec.FakeExec {
-	fe := &testingexec.FakeExec{}
-	for i := 0; i < script; i++ {
-		fe.CommandScript = append(fe.CommandScript, func(cmd string, args ...string) exec.Cmd {
-			m.calls = append(m.calls, cmd+" "+strings.Join(args, " "))
-			fc := &testingexec.FakeCmd{}
-			fc.CombinedOutputScript = []testingexec.FakeAction{func() ([]byte, []byte, error) {
-				if cmd == "mount" {
-					if m.mountErr != nil {
-						return []byte("mount: wrong fs type"), nil, m.mountErr
-					}
-					dir := args[len(args)-1]
-					m.dirs = append(m.dirs, dir)
-					p := filepath.Join(dir, "openstack", "latest")
-					must(t, os.MkdirAll(p, 0o755))
-					must(t, os.WriteFile(filepath.Join(p, "meta_data.json"), readFixture(t, "meta_data.json"), 0o600))
-					return nil, nil, nil
-				}
-				// umount: empty the directory as unmounting would.
-				must(t, os.RemoveAll(filepath.Join(args[0], "openstack")))
-				return nil, nil, nil
-			}}
-			return testingexec.InitFakeCmd(fc, cmd, args...)
-		})
+// configDrive reads meta_data.json from a config drive that holds it; absent is
+// one without it (a drive that is missing or will not mount).
+func configDrive(t *testing.T, reads *int, absent error) func(context.Context, string) ([]byte, string, error) {
+	return func(_ context.Context, path string) ([]byte, string, error) {
+		*reads++
+		if absent != nil {
+			return nil, "", absent
+		}
+		if path != "openstack/latest/meta_data.json" {
+			t.Errorf("config drive read %q", path)
+		}
+		return readFixture(t, "meta_data.json"), "/dev/sr0:" + path, nil
 	}
-	return fe
 }
 
 func TestMetadataFromService(t *testing.T) {
@@ -80,49 +54,37 @@ func TestMetadataFromService(t *testing.T) {
 }
 
 func TestMetadataFromConfigDrive(t *testing.T) {
-	dev := filepath.Join(t.TempDir(), "config-2")
-	must(t, os.WriteFile(dev, nil, 0o600))
-	fm := &fakeMount{}
-	m := &MetadataSource{ConfigDriveDevice: dev, Order: []string{MetadataConfigDrive}, Exec: fm.exec(t, 3)}
+	var reads int
+	m := &MetadataSource{ConfigDrive: configDrive(t, &reads, nil), Order: []string{MetadataConfigDrive}}
 	md, err := m.Get(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if md.UUID != "9e1a1c2b-3d4e-4f5a-8b6c-7d8e9f0a1b2c" || md.AvailabilityZone != "zone-a" {
-		t.Errorf("metadata %+v", md)
-	}
-	if len(fm.calls) != 2 || !strings.HasPrefix(fm.calls[0], "mount -t iso9660 -o ro "+dev+" ") || !strings.HasPrefix(fm.calls[1], "umount ") {
-		t.Errorf("commands %q, want a read-only mount then an umount", fm.calls)
-	}
-	for _, d := range fm.dirs {
-		if _, err := os.Stat(d); !errors.Is(err, os.ErrNotExist) {
-			t.Errorf("temporary directory %s left behind", d)
-		}
+	if md.UUID != "9e1a1c2b-3d4e-4f5a-8b6c-7d8e9f0a1b2c" || md.AvailabilityZone != "zone-a" || reads != 1 {
+		t.Errorf("metadata %+v after %d reads", md, reads)
 	}
 }
 
 func TestMetadataOrderAndFallback(t *testing.T) {
 	srv, hits := metadataServer(t, http.StatusOK)
-	missing := filepath.Join(t.TempDir(), "no-such-device")
 
 	// Config drive first (default order), absent: the metadata service answers.
-	m := &MetadataSource{URL: srv.URL, ConfigDriveDevice: missing, Exec: (&fakeMount{}).exec(t, 0)}
+	var reads int
+	m := &MetadataSource{URL: srv.URL, ConfigDrive: configDrive(t, &reads, errors.New("no config drive: none of /dev/x exists"))}
 	md, err := m.Get(context.Background())
-	if err != nil || md.Name != "worker-0" || hits.Load() != 1 {
-		t.Errorf("fallback: %+v, %v, %d hits", md, err, hits.Load())
+	if err != nil || md.Name != "worker-0" || hits.Load() != 1 || reads != 1 {
+		t.Errorf("fallback: %+v, %v, %d hits, %d reads", md, err, hits.Load(), reads)
 	}
-
-	// A config drive that will not mount falls back too, after trying iso9660, vfat,
-	// then whatever the kernel detects.
-	dev := filepath.Join(t.TempDir(), "config-2")
-	must(t, os.WriteFile(dev, nil, 0o600))
-	fm := &fakeMount{mountErr: errors.New("exit status 32")}
-	m = &MetadataSource{URL: srv.URL, ConfigDriveDevice: dev, Exec: fm.exec(t, 3)}
-	if _, err := m.Get(context.Background()); err != nil {
-		t.Errorf("fallback after failed mounts: %v", err)
+	// No reader at all: the same.
+	m = &MetadataSource{URL: srv.URL}
+	if md, err := m.Get(context.Background()); err != nil || md.Name != "worker-0" {
+		t.Errorf("without a config drive reader: %+v, %v", md, err)
 	}
-	if len(fm.calls) != 3 || !strings.Contains(fm.calls[1], "-t vfat") || !strings.Contains(fm.calls[2], "-t auto") {
-		t.Errorf("mount attempts %q, want iso9660, vfat, auto", fm.calls)
+	// Metadata service first: the drive is not read.
+	reads = 0
+	m = &MetadataSource{URL: srv.URL, ConfigDrive: configDrive(t, &reads, nil), Order: []string{MetadataMetadataService, MetadataConfigDrive}}
+	if _, err := m.Get(context.Background()); err != nil || reads != 0 {
+		t.Errorf("service first: %v, %d reads of the drive", err, reads)
 	}
 }
 
@@ -133,8 +95,8 @@ func TestMetadataErrors(t *testing.T) {
 		m    *MetadataSource
 		want []string
 	}{
-		{"every source fails", &MetadataSource{URL: down.URL, ConfigDriveDevice: filepath.Join(t.TempDir(), "none")},
-			[]string{"no instance metadata", "configDrive: no config drive", "metadataService: GET", "HTTP 500"}},
+		{"every source fails", &MetadataSource{URL: down.URL},
+			[]string{"no instance metadata", "configDrive: no config drive reader", "metadataService: GET", "HTTP 500"}},
 		{"unknown source", &MetadataSource{Order: []string{"cloudInit"}},
 			[]string{`unknown metadata source "cloudInit"`}},
 	}
