@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/gophercloud/gophercloud/v2/openstack/blockstorage/v3/limits"
 	"github.com/gophercloud/gophercloud/v2/openstack/blockstorage/v3/snapshots"
 )
 
@@ -106,19 +105,6 @@ func (c *Client) DeleteSnapshot(ctx context.Context, id string) error {
 		}
 		return nil
 	})
-}
-
-// GetLimits implements Cloud.
-func (c *Client) GetLimits(ctx context.Context) (*Limits, error) {
-	l, err := limits.Get(ctx, c.cinder(mvCinderBase)).Extract()
-	if err != nil {
-		return nil, fmt.Errorf("get block-storage limits: %w", mapError(err))
-	}
-	return &Limits{
-		// Cinder already says -1 for "unlimited", which is our convention too.
-		MaxTotalGiB:  l.Absolute.MaxTotalVolumeGigabytes,
-		UsedTotalGiB: l.Absolute.TotalGigabytesUsed,
-	}, nil
 }
 
 func snapshotFrom(s *snapshots.Snapshot) *Snapshot {
