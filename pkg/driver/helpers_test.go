@@ -76,7 +76,7 @@ type fakeMounter struct {
 
 func newFakeMounter() *fakeMounter { return &fakeMounter{mounts: map[string]string{}} }
 
-func (m *fakeMounter) FormatAndMount(device, target, fsType string, _, _ []string) error {
+func (m *fakeMounter) FormatAndMount(_ context.Context, device, target, fsType string, _, _ []string) error {
 	m.calls = append(m.calls, "format-mount "+device+" "+target+" "+fsType)
 	if m.mountErr != nil {
 		return m.mountErr
@@ -101,12 +101,12 @@ func (m *fakeMounter) DeviceForMount(p string) (string, error) {
 	}
 	return "", mount.ErrNotMounted
 }
-func (m *fakeMounter) GrowUnmounted(string) (bool, error)    { return false, nil }
-func (m *fakeMounter) ResizeFS(string, string) (bool, error) { return false, nil }
+func (m *fakeMounter) GrowUnmounted(context.Context, string) (bool, error)    { return false, nil }
+func (m *fakeMounter) ResizeFS(context.Context, string, string) (bool, error) { return false, nil }
 func (m *fakeMounter) FSStats(string) (*mount.Stats, error) {
 	return &mount.Stats{TotalBytes: 100, AvailableBytes: 60, UsedBytes: 40, TotalInodes: 10, FreeInodes: 7, UsedInodes: 3}, nil
 }
-func (m *fakeMounter) DeviceSize(string) (int64, error) { return gib, nil }
+func (m *fakeMounter) DeviceSize(context.Context, string) (int64, error) { return gib, nil }
 func (m *fakeMounter) MountRefs(p string) ([]string, error) {
 	var refs []string
 	for t, s := range m.mounts {

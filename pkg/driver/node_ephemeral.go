@@ -140,7 +140,7 @@ func (d *Driver) mountEphemeral(ctx context.Context, a ephemeralArgs, vol *cinde
 		return err
 	}
 	staging := d.ephemeralStagingPath(a.handle)
-	if err := d.deps.Mounter.FormatAndMount(device, staging, a.fsType, a.mountFlags, nil); err != nil {
+	if err := d.deps.Mounter.FormatAndMount(ctx, device, staging, a.fsType, a.mountFlags, nil); err != nil {
 		return toStatus(err, "mounting inline ephemeral volume %s (%s) at %s", vol.ID, device, staging)
 	}
 	if err := d.deps.Mounter.BindMount(staging, a.targetPath, a.readOnly, a.mountFlags); err != nil {

@@ -39,11 +39,11 @@ type failingMounter struct {
 	formatErr, bindErr error
 }
 
-func (f *failingMounter) FormatAndMount(device, target, fsType string, mo, fo []string) error {
+func (f *failingMounter) FormatAndMount(ctx context.Context, device, target, fsType string, mo, fo []string) error {
 	if f.formatErr != nil {
 		return f.formatErr
 	}
-	return f.fakeMounter.FormatAndMount(device, target, fsType, mo, fo)
+	return f.fakeMounter.FormatAndMount(ctx, device, target, fsType, mo, fo)
 }
 
 func (f *failingMounter) BindMount(source, target string, ro bool, mo []string) error {

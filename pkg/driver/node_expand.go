@@ -27,7 +27,7 @@ func (d *Driver) NodeExpandVolume(ctx context.Context, req *csi.NodeExpandVolume
 		return nil, err
 	}
 	if isBlockTarget(a.volumePath) || req.GetVolumeCapability().GetBlock() != nil {
-		size, err := d.deps.Mounter.DeviceSize(a.volumePath)
+		size, err := d.deps.Mounter.DeviceSize(ctx, a.volumePath)
 		if err != nil {
 			return nil, toStatus(err, "getting the size of block volume %s", a.volumeID)
 		}
@@ -37,11 +37,11 @@ func (d *Driver) NodeExpandVolume(ctx context.Context, req *csi.NodeExpandVolume
 	if err != nil {
 		return nil, toStatus(err, "finding the device mounted at %s", a.volumePath)
 	}
-	grown, err := d.deps.Mounter.ResizeFS(device, a.volumePath)
+	grown, err := d.deps.Mounter.ResizeFS(ctx, device, a.volumePath)
 	if err != nil {
 		return nil, toStatus(d.nodeFailed("expand", "filesystem", "resize", err), "growing the filesystem of volume %s on %s", a.volumeID, device)
 	}
-	size, err := d.deps.Mounter.DeviceSize(device)
+	size, err := d.deps.Mounter.DeviceSize(ctx, device)
 	if err != nil {
 		return nil, toStatus(err, "getting the size of %s", device)
 	}

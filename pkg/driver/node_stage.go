@@ -82,14 +82,14 @@ func (d *Driver) NodeStageVolume(ctx context.Context, req *csi.NodeStageVolumeRe
 	if !mounted {
 		// A volume restored or cloned into a larger size, or expanded while detached,
 		// is grown before it is mounted: offline growth works everywhere.
-		if _, err := d.deps.Mounter.GrowUnmounted(device); err != nil {
+		if _, err := d.deps.Mounter.GrowUnmounted(ctx, device); err != nil {
 			return nil, toStatus(d.nodeFailed("stage", fsType, "resize", err), "growing the filesystem of volume %s on %s", a.volumeID, device)
 		}
 	}
-	if err := d.deps.Mounter.FormatAndMount(device, a.stagingPath, fsType, a.cap.mountFlags, a.mkfsOptions); err != nil {
+	if err := d.deps.Mounter.FormatAndMount(ctx, device, a.stagingPath, fsType, a.cap.mountFlags, a.mkfsOptions); err != nil {
 		return nil, toStatus(d.nodeFailed("stage", fsType, "mount", err), "mounting volume %s (%s) at %s", a.volumeID, device, a.stagingPath)
 	}
-	grown, err := d.deps.Mounter.ResizeFS(device, a.stagingPath)
+	grown, err := d.deps.Mounter.ResizeFS(ctx, device, a.stagingPath)
 	if err != nil {
 		return nil, toStatus(d.nodeFailed("stage", fsType, "resize", err), "growing the filesystem of volume %s to its device size", a.volumeID)
 	}

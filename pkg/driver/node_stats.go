@@ -36,7 +36,7 @@ func (d *Driver) NodeGetVolumeStats(ctx context.Context, req *csi.NodeGetVolumeS
 		return nil, err
 	}
 	if isBlockTarget(a.volumePath) {
-		size, err := d.deps.Mounter.DeviceSize(a.volumePath)
+		size, err := d.deps.Mounter.DeviceSize(ctx, a.volumePath)
 		if err != nil {
 			return nil, toStatus(err, "getting the size of block volume %s", a.volumeID)
 		}

@@ -52,14 +52,14 @@ func TestHostVolumeLifecycle(t *testing.T) {
 			if devs := loopsUnder(t, dir); !slices.Equal(devs, []string{dev}) {
 				t.Fatalf("loop devices for the file = %v, want [%s]", devs, dev)
 			}
-			if size, err := m.DeviceSize(dev); err != nil || size != tc.size {
+			if size, err := m.DeviceSize(ctx, dev); err != nil || size != tc.size {
 				t.Fatalf("DeviceSize = %d, %v; want %d", size, err, tc.size)
 			}
 
 			// Stage: format with options, mount, idempotently.
 			stage := filepath.Join(dir, "staging", "globalmount")
 			for range 2 {
-				if err := m.FormatAndMount(dev, stage, tc.fsType, []string{"noatime"}, []string{"-L", "csi-" + tc.fsType}); err != nil {
+				if err := m.FormatAndMount(ctx, dev, stage, tc.fsType, []string{"noatime"}, []string{"-L", "csi-" + tc.fsType}); err != nil {
 					t.Fatalf("FormatAndMount: %v", err)
 				}
 			}
@@ -141,8 +141,8 @@ func TestHostVolumeLifecycle(t *testing.T) {
 			if err := os.Truncate(file, tc.grow); err != nil {
 				t.Fatal(err)
 			}
-			grew, err := m.ResizeFS(dev, stage)
-			if size, err := m.DeviceSize(dev); err != nil || size != tc.grow {
+			grew, err := m.ResizeFS(ctx, dev, stage)
+			if size, err := m.DeviceSize(ctx, dev); err != nil || size != tc.grow {
 				t.Errorf("DeviceSize after growing = %d, %v; want %d: the loop device was not refreshed", size, err, tc.grow)
 			}
 			if tc.fsType == "ext4" && !hasCapability(unix.CAP_SYS_RESOURCE) {
@@ -157,7 +157,7 @@ func TestHostVolumeLifecycle(t *testing.T) {
 				if err != nil || after.TotalBytes <= before.TotalBytes+(tc.grow-tc.size)/2 {
 					t.Errorf("FSStats total after growing = %d (was %d), %v", after.TotalBytes, before.TotalBytes, err)
 				}
-				if grew, err := m.ResizeFS(dev, stage); err != nil || grew {
+				if grew, err := m.ResizeFS(ctx, dev, stage); err != nil || grew {
 					t.Errorf("second ResizeFS = %t, %v; want false, nil", grew, err)
 				}
 			}
@@ -171,7 +171,7 @@ func TestHostVolumeLifecycle(t *testing.T) {
 			if err := os.Truncate(file, grown2); err != nil {
 				t.Fatal(err)
 			}
-			if size, err := m.DeviceSize(block); err != nil || size != grown2 {
+			if size, err := m.DeviceSize(ctx, block); err != nil || size != grown2 {
 				t.Errorf("DeviceSize(block target) after growing the file = %d, %v; want %d", size, err, grown2)
 			}
 
@@ -209,7 +209,7 @@ func TestHostXFSCloneBesideSource(t *testing.T) {
 		t.Fatal(err)
 	}
 	stage := filepath.Join(dir, "src-stage")
-	if err := m.FormatAndMount(dev, stage, "xfs", nil, nil); err != nil {
+	if err := m.FormatAndMount(ctx, dev, stage, "xfs", nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(stage, "data"), []byte("from source"), 0o644); err != nil {
@@ -232,7 +232,7 @@ func TestHostXFSCloneBesideSource(t *testing.T) {
 	}
 	cloneStage := filepath.Join(dir, "clone-stage")
 	for device, target := range map[string]string{dev: stage, cloneDev: cloneStage} {
-		if err := m.FormatAndMount(device, target, "xfs", nil, nil); err != nil {
+		if err := m.FormatAndMount(ctx, device, target, "xfs", nil, nil); err != nil {
 			t.Fatalf("FormatAndMount %s: %v", device, err)
 		}
 	}
@@ -266,19 +266,19 @@ func TestHostFormatErrors(t *testing.T) {
 	}
 	target := filepath.Join(dir, "stage")
 
-	if err := m.FormatAndMount(dev, target, "ext4", []string{"ro"}, nil); !errors.Is(err, ErrUnformattedReadOnly) {
+	if err := m.FormatAndMount(ctx, dev, target, "ext4", []string{"ro"}, nil); !errors.Is(err, ErrUnformattedReadOnly) {
 		t.Errorf("ro mount of a blank device: err = %v, want ErrUnformattedReadOnly", err)
 	}
 	if got := blkidValue(t, dev, "TYPE"); got != "" {
 		t.Errorf("a read-only request formatted the device as %q", got)
 	}
-	if err := m.FormatAndMount(dev, target, "ext4", nil, nil); err != nil {
+	if err := m.FormatAndMount(ctx, dev, target, "ext4", nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := m.Unmount(target); err != nil {
 		t.Fatal(err)
 	}
-	if err := m.FormatAndMount(dev, target, "xfs", nil, nil); !errors.Is(err, ErrFilesystemMismatch) || !strings.Contains(err.Error(), "holds ext4, not xfs") {
+	if err := m.FormatAndMount(ctx, dev, target, "xfs", nil, nil); !errors.Is(err, ErrFilesystemMismatch) || !strings.Contains(err.Error(), "holds ext4, not xfs") {
 		t.Errorf("xfs mount of an ext4 device: err = %v, want ErrFilesystemMismatch saying it holds ext4, not xfs", err)
 	}
 	if got := blkidValue(t, dev, "TYPE"); got != "ext4" {

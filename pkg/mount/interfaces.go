@@ -14,7 +14,14 @@ type Stats struct {
 type Mounter interface {
 	// FormatAndMount formats device with fsType when it holds no filesystem and mounts
 	// it at target (created if missing). formatOptions go to mkfs.
-	FormatAndMount(device, target, fsType string, mountOptions, formatOptions []string) error
+	//
+	// ctx, in this and the other methods that run filesystem tools (ResizeFS,
+	// GrowUnmounted): once it has ended no tool is started and the method returns
+	// its error; probes (dumpe2fs, losetup) are killed with it. A tool that writes
+	// the filesystem (mkfs, e2fsck -p, resize2fs, xfs_growfs) runs to its end once
+	// started: killed half-way it leaves a filesystem that is neither the old one
+	// nor the new, which the retry would then meet.
+	FormatAndMount(ctx context.Context, device, target, fsType string, mountOptions, formatOptions []string) error
 	// BindMount bind-mounts source at target, read-only if asked. target is created as
 	// a directory, or as an empty file when source is not a directory (raw block).
 	BindMount(source, target string, readOnly bool, mountOptions []string) error
@@ -27,15 +34,15 @@ type Mounter interface {
 	DeviceForMount(path string) (string, error)
 	// ResizeFS grows the filesystem on device mounted at mountPath to the device's size,
 	// when it is smaller. It reports whether it grew anything.
-	ResizeFS(device, mountPath string) (bool, error)
+	ResizeFS(ctx context.Context, device, mountPath string) (bool, error)
 	// GrowUnmounted grows an ext filesystem on an unmounted device to the device's size
 	// (fsck, then resize2fs offline) and reports whether it grew. Other filesystems and
 	// blank devices are left alone: they grow mounted, through ResizeFS.
-	GrowUnmounted(device string) (bool, error)
+	GrowUnmounted(ctx context.Context, device string) (bool, error)
 	// FSStats returns usage of the filesystem holding path.
 	FSStats(path string) (*Stats, error)
 	// DeviceSize returns a block device's size in bytes.
-	DeviceSize(device string) (int64, error)
+	DeviceSize(ctx context.Context, device string) (int64, error)
 	// MountRefs returns the other mount points of what is mounted at path (the bind
 	// mounts of a staged volume), path itself excluded; for a block device node, the
 	// places where that node is bind-mounted (raw block publishes).

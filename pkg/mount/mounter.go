@@ -1,6 +1,7 @@
 package mount
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -50,7 +51,10 @@ func NewMounterWith(m mountutils.Interface, exec utilexec.Interface) Mounter {
 	}
 }
 
-func (m *mounter) FormatAndMount(device, target, fsType string, mountOptions, formatOptions []string) error {
+func (m *mounter) FormatAndMount(ctx context.Context, device, target, fsType string, mountOptions, formatOptions []string) error {
+	if err := notStarted(ctx, "format and mount", device); err != nil {
+		return err
+	}
 	// Without this check a vanished device surfaces as a blkid failure, which says
 	// nothing about the cause.
 	if _, err := os.Stat(device); err != nil {
@@ -67,6 +71,9 @@ func (m *mounter) FormatAndMount(device, target, fsType string, mountOptions, fo
 		return m.checkMountedFrom(target, device)
 	}
 	options := mountOptionsFor(fsType, mountOptions)
+	if err := notStarted(ctx, "format and mount", device); err != nil {
+		return err
+	}
 	err = m.safe.FormatAndMountSensitiveWithFormatOptions(device, target, fsType, options, nil, formatOptions)
 	if err != nil {
 		err = classifyMountError(err)
@@ -260,4 +267,13 @@ func (m *mounter) deviceRefs(device string) ([]string, error) {
 		}
 	}
 	return refs, nil
+}
+
+// notStarted is the error of a step not started because ctx has ended (nil if
+// it has not): what was not done, and why.
+func notStarted(ctx context.Context, what, device string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%s %s not started: %w", what, device, err)
+	}
+	return nil
 }

@@ -1,10 +1,12 @@
 package mount
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -57,12 +59,13 @@ func TestFormatAndMountOptions(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
 			device := fakeDevice(t, "vdq")
 			mkfs := append(slices.Clone(tc.mkfs), device)
 			target := filepath.Join(t.TempDir(), "staging")
 			fm := mountutils.NewFakeMounter(nil)
 			m := NewMounterWith(fm, scriptedExec(t, step{argv: blkidCmd(device), err: exitErr(2)}, step{argv: mkfs}))
-			if err := m.FormatAndMount(device, target, tc.fsType, tc.mountOptions, []string{"-L", "data"}); err != nil {
+			if err := m.FormatAndMount(ctx, device, target, tc.fsType, tc.mountOptions, []string{"-L", "data"}); err != nil {
 				t.Fatal(err)
 			}
 			want := []mountutils.MountPoint{{Device: device, Path: target, Type: tc.fsType, Opts: tc.wantOpts}}
@@ -92,6 +95,7 @@ func TestFormatAndMountExistingTarget(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
 			device := fakeDevice(t, "vdb")
 			if tc.noDevice {
 				device += ".gone"
@@ -113,7 +117,7 @@ func TestFormatAndMountExistingTarget(t *testing.T) {
 			}
 			fm := mountutils.NewFakeMounter(mps)
 			m := NewMounterWith(fm, scriptedExec(t)) // no command may run
-			err := m.FormatAndMount(device, target, "ext4", nil, nil)
+			err := m.FormatAndMount(ctx, device, target, "ext4", nil, nil)
 			if !errors.Is(err, tc.wantErr) || (tc.wantErr == nil) != (err == nil) {
 				t.Fatalf("err = %v, want %v", err, tc.wantErr)
 			}
@@ -184,6 +188,7 @@ func staleOnce(target string) func(string) (bool, error) {
 }
 
 func TestStaleMountIsReplaced(t *testing.T) {
+	ctx := context.Background()
 	dev := fakeDevice(t, "vdb")
 	target := filepath.Join(t.TempDir(), "staging")
 	if err := os.Mkdir(target, 0o750); err != nil {
@@ -196,7 +201,7 @@ func TestStaleMountIsReplaced(t *testing.T) {
 	)).(*mounter)
 	m.pathExists = staleOnce(target)
 
-	if err := m.FormatAndMount(dev, target, "ext4", nil, nil); err != nil {
+	if err := m.FormatAndMount(ctx, dev, target, "ext4", nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	var actions []string
@@ -218,5 +223,22 @@ func TestIsMountPointReportsStaleMount(t *testing.T) {
 	}
 	if mounted, err := m.IsMountPoint(filepath.Join(target, "missing")); mounted || err != nil {
 		t.Errorf("IsMountPoint(missing) = %t, %v; want false, nil", mounted, err)
+	}
+}
+
+// A request whose context has ended starts no filesystem tool and mounts nothing.
+func TestFormatAndMountAfterCancel(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	dev := fakeDevice(t, "vdc")
+	target := filepath.Join(t.TempDir(), "staging")
+	fm := mountutils.NewFakeMounter(nil)
+	m := NewMounterWith(fm, scriptedExec(t))
+	err := m.FormatAndMount(ctx, dev, target, "ext4", nil, nil)
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "format and mount "+dev+" not started") {
+		t.Errorf("err = %v, want context.Canceled naming what was not started", err)
+	}
+	if log := fm.GetLog(); len(log) != 0 {
+		t.Errorf("mount actions %v after the context ended", log)
 	}
 }

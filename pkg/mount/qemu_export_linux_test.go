@@ -145,7 +145,7 @@ func TestHostNFSQcow2(t *testing.T) {
 		if pids := daemonsUnder(t, dir); len(pids) != 1 {
 			t.Fatalf("%s processes = %v, want one", qemuStorageDaemon, pids)
 		}
-		if got, err := m.DeviceSize(dev); err != nil || got != size {
+		if got, err := m.DeviceSize(ctx, dev); err != nil || got != size {
 			t.Fatalf("DeviceSize = %d, %v; want %d", got, err, size)
 		}
 	}
@@ -173,7 +173,7 @@ func TestHostNFSQcow2(t *testing.T) {
 	}
 	assertConnected(dev)
 
-	if err := m.FormatAndMount(dev, stage, "ext4", nil, nil); err != nil {
+	if err := m.FormatAndMount(ctx, dev, stage, "ext4", nil, nil); err != nil {
 		t.Fatalf("FormatAndMount: %v", err)
 	}
 	if err := os.WriteFile(filepath.Join(stage, "hello"), []byte("written through qcow2"), 0o644); err != nil {
@@ -198,7 +198,7 @@ func TestHostNFSQcow2(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Connect after Disconnect: %v", err)
 	}
-	if err := m.FormatAndMount(dev, stage, "ext4", nil, nil); err != nil {
+	if err := m.FormatAndMount(ctx, dev, stage, "ext4", nil, nil); err != nil {
 		t.Fatalf("mount after reconnect: %v", err)
 	}
 	if got, err := os.ReadFile(filepath.Join(stage, "hello")); err != nil || string(got) != "written through qcow2" {
@@ -225,7 +225,7 @@ func TestHostNFSQcow2(t *testing.T) {
 		t.Fatalf("Connect after the daemon died: %v", err)
 	}
 	assertConnected(dev)
-	if err := m.FormatAndMount(dev, stage, "ext4", nil, nil); err != nil {
+	if err := m.FormatAndMount(ctx, dev, stage, "ext4", nil, nil); err != nil {
 		t.Fatalf("mount after the daemon was restarted: %v", err)
 	}
 	if got, err := os.ReadFile(filepath.Join(stage, "hello")); err != nil || string(got) != "written through qcow2" {

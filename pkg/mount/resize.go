@@ -12,8 +12,8 @@ import (
 // loopName matches the kernel names of loop devices (not their partitions).
 var loopName = regexp.MustCompile(`^loop[0-9]+$`)
 
-func (m *mounter) ResizeFS(device, mountPath string) (bool, error) {
-	if err := m.refreshLoop(device); err != nil {
+func (m *mounter) ResizeFS(ctx context.Context, device, mountPath string) (bool, error) {
+	if err := m.refreshLoop(ctx, device); err != nil {
 		return false, err
 	}
 	need, err := m.resizer.NeedResize(device, mountPath)
@@ -26,6 +26,9 @@ func (m *mounter) ResizeFS(device, mountPath string) (bool, error) {
 	// resize2fs and xfs_growfs succeed when there is nothing to grow, so compare the
 	// filesystem's size around the call to report honestly whether it grew.
 	before, statErr := m.FSStats(mountPath)
+	if err := notStarted(ctx, "grow the filesystem on", device); err != nil {
+		return false, err
+	}
 	if _, err := m.resizer.Resize(device, mountPath); err != nil {
 		return false, fmt.Errorf("grow the filesystem on %s: %w", device, err)
 	}
@@ -44,10 +47,10 @@ func (m *mounter) ResizeFS(device, mountPath string) (bool, error) {
 // tells a loop device that its file grew (Cinder extends the file, not the device), so
 // without this the device would keep its old size, and the filesystem with it. device
 // may also be a raw-block target: the device node bind-mounted onto a file.
-func (m *mounter) refreshLoop(device string) error {
+func (m *mounter) refreshLoop(ctx context.Context, device string) error {
 	name, isBlock, err := blockDeviceName(device)
 	if err != nil || !isBlock || !loopName.MatchString(filepath.Base(name)) {
 		return err
 	}
-	return m.loop.Refresh(context.Background(), name)
+	return m.loop.Refresh(ctx, name)
 }

@@ -1,6 +1,7 @@
 package mount
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"regexp"
@@ -20,8 +21,8 @@ var (
 // online-resize support (kernels or sandboxes without CAP_SYS_RESOURCE refuse online
 // ext4 growth), and a volume restored or cloned into a larger size is usually first
 // seen here. XFS and btrfs grow only mounted (ResizeFS). A blank device needs nothing.
-func (m *mounter) GrowUnmounted(device string) (bool, error) {
-	if err := m.refreshLoop(device); err != nil {
+func (m *mounter) GrowUnmounted(ctx context.Context, device string) (bool, error) {
+	if err := m.refreshLoop(ctx, device); err != nil {
 		return false, err
 	}
 	format, err := m.safe.GetDiskFormat(device)
@@ -33,7 +34,7 @@ func (m *mounter) GrowUnmounted(device string) (bool, error) {
 	default:
 		return false, nil
 	}
-	fsBytes, err := m.extSize(device)
+	fsBytes, err := m.extSize(ctx, device)
 	if err != nil {
 		return false, err
 	}
@@ -43,6 +44,9 @@ func (m *mounter) GrowUnmounted(device string) (bool, error) {
 	}
 	if fsBytes >= devBytes {
 		return false, nil
+	}
+	if err := notStarted(ctx, "check and grow the filesystem on", device); err != nil {
+		return false, err
 	}
 	// e2fsck exits 1 when it corrected errors, which still leaves a clean filesystem.
 	out, err := m.exec.Command("e2fsck", "-f", "-p", device).CombinedOutput()
@@ -57,8 +61,8 @@ func (m *mounter) GrowUnmounted(device string) (bool, error) {
 }
 
 // extSize reads an ext filesystem's size from its superblock.
-func (m *mounter) extSize(device string) (int64, error) {
-	out, err := m.exec.Command("dumpe2fs", "-h", device).Output()
+func (m *mounter) extSize(ctx context.Context, device string) (int64, error) {
+	out, err := m.exec.CommandContext(ctx, "dumpe2fs", "-h", device).Output()
 	if err != nil {
 		return 0, fmt.Errorf("read the superblock of %s: %w", device, err)
 	}

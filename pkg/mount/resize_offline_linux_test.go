@@ -26,11 +26,11 @@ func TestHostGrowUnmounted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if grew, err := m.GrowUnmounted(dev); err != nil || grew {
+	if grew, err := m.GrowUnmounted(ctx, dev); err != nil || grew {
 		t.Fatalf("GrowUnmounted on a blank device = %t, %v; want false, nil", grew, err)
 	}
 	stage := filepath.Join(dir, "stage")
-	if err := m.FormatAndMount(dev, stage, "ext4", nil, nil); err != nil {
+	if err := m.FormatAndMount(ctx, dev, stage, "ext4", nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(stage, "data"), []byte("kept"), 0o600); err != nil {
@@ -43,14 +43,14 @@ func TestHostGrowUnmounted(t *testing.T) {
 	if err := os.Truncate(file, 192*mib); err != nil {
 		t.Fatal(err)
 	}
-	grew, err := m.GrowUnmounted(dev)
+	grew, err := m.GrowUnmounted(ctx, dev)
 	if err != nil || !grew {
 		t.Fatalf("GrowUnmounted = %t, %v; want true", grew, err)
 	}
-	if grew, err := m.GrowUnmounted(dev); err != nil || grew {
+	if grew, err := m.GrowUnmounted(ctx, dev); err != nil || grew {
 		t.Fatalf("second GrowUnmounted = %t, %v; want false (nothing left to grow)", grew, err)
 	}
-	if err := m.FormatAndMount(dev, stage, "ext4", nil, nil); err != nil {
+	if err := m.FormatAndMount(ctx, dev, stage, "ext4", nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	after, _ := m.FSStats(stage)

@@ -1,6 +1,7 @@
 package mount
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -45,8 +46,8 @@ func (m *mounter) FSStats(path string) (*Stats, error) {
 
 // DeviceSize refreshes a loop device before reading its size, so that a grown volume
 // file shows its new size even where nothing calls ResizeFS (raw-block expansion).
-func (m *mounter) DeviceSize(device string) (int64, error) {
-	if err := m.refreshLoop(device); err != nil {
+func (m *mounter) DeviceSize(ctx context.Context, device string) (int64, error) {
+	if err := m.refreshLoop(ctx, device); err != nil {
 		return 0, err
 	}
 	return deviceSize(device)
