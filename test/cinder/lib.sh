@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# lib.sh: settings and helpers shared by up.sh and down.sh. Sourced, not run.
+# lib.sh: settings and helpers shared by the up, down and check scripts. Sourced, not run.
 #
 # Knobs (environment):
 #   CINDER_TEST_BASE=/var/lib/cinder-csi-test  state, config, logs (log/), pids (run/)
@@ -191,6 +191,43 @@ memory_of() {
     done
   done
   echo "$((rss / 1024)) $((pss / 1024))"
+}
+
+# ------------------------------------------- helpers of up.sh and nova-up.sh --
+# An up script sets T0 (now), UP_NAME (its log prefix), DOWN_SCRIPT (what
+# cleans up after it) and TIMINGS (its timings file under $BASE/log) first.
+say() { printf '[%s %5ss] %s\n' "$UP_NAME" "$(since "$T0")" "$*"; }
+die() { say "ERROR: $*"; say "logs: $BASE/log; clean up with: bash $TEST_DIR/$DOWN_SCRIPT"; exit 1; }
+timing() { printf '%-32s %7ss\n' "$1" "$2" >>"$BASE/log/$TIMINGS"; }
+secret() { head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 24; }
+# sql: MariaDB's client as root on the test bed's socket ($SOCK).
+sql() { mariadb --no-defaults -uroot --socket="$SOCK" "$@"; }
+
+# install_missing APT_LOG HOW_LONG DEBCONF PKG...: installs those of the packages
+# that are missing (none: nothing runs), with DEBCONF's answers preset and no
+# packaged service started by a maintainer script; apt's output goes to
+# $BASE/log/APT_LOG. Sets INSTALL_SECS (0 when nothing was missing).
+install_missing() {
+  local aptlog=$BASE/log/$1 how_long=$2 debconf=$3 missing ti own_policy=0 ok=1
+  shift 3
+  INSTALL_SECS=0
+  mapfile -t missing < <(missing_packages "$@")
+  ((${#missing[@]})) || return 0
+  [[ ${CINDER_TEST_SKIP_INSTALL:-0} == 1 ]] && die "missing packages: ${missing[*]}"
+  say "installing ${#missing[@]} packages (once per machine, $how_long): ${missing[*]}"
+  ti=$(now)
+  debconf-set-selections <<<"$debconf"
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d; chmod 755 /usr/sbin/policy-rc.d; own_policy=1
+  fi
+  { DEBIAN_FRONTEND=noninteractive apt-get update -q &&
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+      -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${missing[@]}"; } \
+    >"$aptlog" 2>&1 || ok=0
+  ((own_policy)) && rm -f /usr/sbin/policy-rc.d
+  ((ok)) || { tail -20 "$aptlog"; die "apt-get failed; see $aptlog"; }
+  INSTALL_SECS=$(since "$ti")
+  say "packages installed in ${INSTALL_SECS}s"
 }
 
 # missing_packages PKG...: prints those of the Debian packages that are not installed.

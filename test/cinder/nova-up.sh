@@ -25,9 +25,7 @@ set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-T0=$(now)
-say() { printf '[nova-up %5ss] %s\n' "$(since "$T0")" "$*"; }
-die() { say "ERROR: $*"; say "logs: $BASE/log; clean up with: bash $TEST_DIR/nova-down.sh"; exit 1; }
+T0=$(now) UP_NAME=nova-up DOWN_SCRIPT=nova-down.sh TIMINGS=nova-timings.txt
 [[ $(id -u) == 0 ]] || die "must run as root (it installs packages and starts services)"
 
 # Cinder, Keystone, RabbitMQ and MariaDB first (up.sh takes the lock itself).
@@ -50,11 +48,8 @@ PLACEMENT_URL=http://127.0.0.1:$PLACEMENT_PORT
 SOCK=$BASE/mysql/mysqld.sock
 NV='OpenStack-API-Version: compute 2.88'
 PV='OpenStack-API-Version: placement 1.39'
-timing() { printf '%-32s %7ss\n' "$1" "$2" >>"$LOG/nova-timings.txt"; }
 
 # ------------------------------------------------------------------ helpers --
-secret() { head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 24; }
-sql() { mariadb --no-defaults -uroot --socket="$SOCK" "$@"; }
 # admin_token: a token of Keystone's admin in project admin -> ADMIN_TOKEN
 admin_token() {
   local hdr; hdr=$(mktemp)
@@ -135,13 +130,7 @@ PACKAGES=(
   nova-compute-ironic   # nova-compute needs a nova-compute-hypervisor; this one pulls no libvirt/qemu
   python3-novaclient python3-osc-placement
 )
-INSTALL_SECS=0
-mapfile -t missing < <(missing_packages "${PACKAGES[@]}")
-if ((${#missing[@]})); then
-  [[ ${CINDER_TEST_SKIP_INSTALL:-0} == 1 ]] && die "missing packages: ${missing[*]}"
-  say "installing ${#missing[@]} packages (once per machine, about a minute): ${missing[*]}"
-  ti=$(now)
-  debconf-set-selections <<'EOF'
+install_missing apt-nova.log "about a minute" "\
 nova-common nova/configure_db boolean false
 nova-common nova/configure_rabbit boolean false
 nova-common nova/configure_ksat boolean false
@@ -151,22 +140,7 @@ nova-api novaapi/configure_db boolean false
 nova-api nova/configure_api-endpoint boolean false
 placement-common placement/configure_db boolean false
 placement-common placement/configure_ksat boolean false
-placement-api placement/configure_api-endpoint boolean false
-EOF
-  own_policy=0
-  if [[ ! -e /usr/sbin/policy-rc.d ]]; then   # never let postinst start the packaged services
-    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d; chmod 755 /usr/sbin/policy-rc.d; own_policy=1
-  fi
-  export DEBIAN_FRONTEND=noninteractive
-  ok=1
-  { apt-get update -q && apt-get install -y -q --no-install-recommends \
-      -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${missing[@]}"; } \
-    >"$LOG/apt-nova.log" 2>&1 || ok=0
-  ((own_policy)) && rm -f /usr/sbin/policy-rc.d
-  ((ok)) || { tail -20 "$LOG/apt-nova.log"; die "apt-get failed; see $LOG/apt-nova.log"; }
-  INSTALL_SECS=$(since "$ti")
-  say "packages installed in ${INSTALL_SECS}s"
-fi
+placement-api placement/configure_api-endpoint boolean false" "${PACKAGES[@]}"
 
 # -------------------------------------------------------------- layout/config --
 T_START=$(now)

@@ -20,10 +20,7 @@ set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-T0=$(now)
-say() { printf '[cinder-up %5ss] %s\n' "$(since "$T0")" "$*"; }
-die() { say "ERROR: $*"; say "logs: $BASE/log; clean up with: bash $TEST_DIR/down.sh"; exit 1; }
-timing() { printf '%-32s %7ss\n' "$1" "$2" >>"$BASE/log/timings.txt"; }
+T0=$(now) UP_NAME=cinder-up DOWN_SCRIPT=down.sh TIMINGS=timings.txt
 
 [[ $(id -u) == 0 ]] || die "must run as root (it installs packages, mounts and starts services)"
 mkdir -p "$BASE"
@@ -35,7 +32,6 @@ MV='OpenStack-API-Version: volume 3.70'
 KS_URL=http://127.0.0.1:$KEYSTONE_PORT/v3
 
 # ------------------------------------------------------------------ helpers --
-secret() { head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 24; }
 # ks_token JSON_IDENTITY [JSON_SCOPE]: a Keystone token; sets TOKEN and TOKEN_BODY.
 ks_token() {
   local hdr; hdr=$(mktemp)
@@ -168,38 +164,16 @@ PACKAGES=(
 mkdir -p "$LOG"
 find "$LOG" -maxdepth 1 -type f ! -name 'apt*.log' -delete   # a cold start begins a fresh log set
 rm -rf "$LOG"/keystone "$LOG"/rabbitmq
-INSTALL_SECS=0
-mapfile -t missing < <(missing_packages "${PACKAGES[@]}")
-if ((${#missing[@]})); then
-  [[ ${CINDER_TEST_SKIP_INSTALL:-0} == 1 ]] && die "missing packages: ${missing[*]}"
-  say "installing ${#missing[@]} packages (once per machine, a few minutes): ${missing[*]}"
-  ti=$(now)
-  # Answer "no" to every "configure a DB / RabbitMQ / Keystone for me?" question:
-  # this script writes its own configuration.
-  debconf-set-selections <<'EOF'
+# Answer "no" to every "configure a DB / RabbitMQ / Keystone for me?" question:
+# this script writes its own configuration.
+install_missing apt.log "a few minutes" "\
 cinder-common cinder/configure_db boolean false
 cinder-common cinder/configure_rabbit boolean false
 cinder-common cinder/configure_ksat boolean false
 cinder-api cinder/configure_api-endpoint boolean false
 keystone keystone/configure_db boolean false
 keystone keystone/create-admin-tenant boolean false
-keystone keystone/register-endpoint boolean false
-EOF
-  # Keep maintainer scripts from starting the packaged services.
-  own_policy=0
-  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
-    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d; chmod 755 /usr/sbin/policy-rc.d; own_policy=1
-  fi
-  export DEBIAN_FRONTEND=noninteractive
-  ok=1
-  { apt-get update -q && apt-get install -y -q --no-install-recommends \
-      -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${missing[@]}"; } \
-    >"$LOG/apt.log" 2>&1 || ok=0
-  ((own_policy)) && rm -f /usr/sbin/policy-rc.d
-  ((ok)) || { tail -20 "$LOG/apt.log"; die "apt-get failed; see $LOG/apt.log"; }
-  INSTALL_SECS=$(since "$ti")
-  say "packages installed in ${INSTALL_SECS}s"
-fi
+keystone keystone/register-endpoint boolean false" "${PACKAGES[@]}"
 timing "apt-get (0 = nothing missing)" "$INSTALL_SECS"
 
 # -------------------------------------------------------------- layout/config --
@@ -357,7 +331,6 @@ start mariadb /usr/sbin/mariadbd --no-defaults --user=mysql --datadir="$BASE/mys
   --log-error="$LOG/mariadb.log" --skip-name-resolve \
   --character-set-server=utf8mb4 --collation-server=utf8mb4_general_ci --max-connections=500 \
   --innodb-buffer-pool-size=128M --innodb-flush-log-at-trx-commit=2 --innodb-doublewrite=0
-sql() { mariadb --no-defaults -uroot --socket="$SOCK" "$@"; }
 wait_for "MariaDB" 60 sql -e 'SELECT 1'
 sql <<SQL || die "creating the databases failed"
 CREATE DATABASE cinder; CREATE DATABASE keystone;
