@@ -70,6 +70,10 @@ func configFromCloudsYAML(path string, data []byte, cloudName string) (*Config, 
 		cfg.Username, cfg.UserID = auth.Username, auth.UserID
 		cfg.ProjectID, cfg.ProjectName = auth.ProjectID, auth.ProjectName
 	case "", clouds.AuthPassword, clouds.AuthV3Password, clouds.AuthV3ApplicationCredential:
+		if raw.AuthInfo == nil {
+			// gophercloud's parser dereferences the missing section.
+			return nil, fmt.Errorf("%s has no auth section: give auth.auth_url and a password or an application credential", cfg.Source)
+		}
 		ao, eo, _, err := clouds.Parse(clouds.WithLocations(path), clouds.WithCloudName(name))
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", cfg.Source, err)

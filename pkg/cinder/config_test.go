@@ -250,6 +250,10 @@ func TestLoadConfigErrorsSayWhatToFix(t *testing.T) {
 	}{
 		{name: "ini without auth-url", file: "cloud.conf", content: "[Global]\nusername=a\npassword=b\n",
 			want: "[Global] needs auth-url"},
+		{name: "clouds.yaml cloud without auth", file: "clouds.yaml", content: "clouds:\n  openstack:\n    region_name: RegionOne\n",
+			want: `cloud "openstack" has no auth section: give auth.auth_url and a password or an application credential`},
+		{name: "clouds.yaml cloud that is null", file: "clouds.yaml", content: "clouds:\n  openstack:\n",
+			want: `cloud "openstack" has no auth section`},
 		{name: "ini username without domain", file: "cloud.conf", content: "[Global]\nauth-url=https://k/v3\nusername=a\npassword=b\nproject-id=p\n",
 			want: "[Global] has username but no user-domain-name or user-domain-id"},
 		{name: "ini without project", file: "cloud.conf", content: "[Global]\nauth-url=https://k/v3\nuser-id=a\npassword=b\n",
