@@ -16,6 +16,7 @@ import (
 
 	"github.com/cinder-csi/cinder-csi-driver/pkg/cinder"
 	"github.com/cinder-csi/cinder-csi-driver/test/internal/inventory"
+	"github.com/cinder-csi/cinder-csi-driver/test/internal/testbed"
 	"github.com/cinder-csi/cinder-csi-driver/test/realcinder"
 	"github.com/cinder-csi/cinder-csi-driver/test/realnova"
 )
@@ -97,7 +98,7 @@ func setUp(ctx context.Context, o benchOptions) (*bed, error) {
 // startProxy starts the counting proxy, writes a clouds.yaml whose cloud goes
 // through it and logs the baseline in through it.
 func (b *bed) startProxy(ctx context.Context) error {
-	path, err := realcinder.CloudsFile()
+	path, err := testbed.CloudsFile()
 	if err != nil {
 		return err
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +14,8 @@ import (
 	"github.com/container-storage-interface/spec/lib/go/csi"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/cinder-csi/cinder-csi-driver/test/internal/testbed"
 )
 
 // driverProcess is the real binary in controller mode on a unix socket.
@@ -24,7 +25,7 @@ type driverProcess struct {
 	ctrl csi.ControllerClient
 	log  string
 	// exited is closed once the process has ended.
-	exited chan struct{}
+	exited <-chan struct{}
 }
 
 // startDriver runs bin with args on a socket in dir and waits until it answers
@@ -44,25 +45,11 @@ func startDriver(ctx context.Context, bin, dir, name string, args ...string) (*d
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	d := &driverProcess{cmd: cmd, log: logPath, exited: make(chan struct{})}
-	go func() { _ = cmd.Wait(); close(d.exited) }()
-	deadline := time.After(2 * time.Minute)
-	for {
-		if c, err := net.Dial("unix", sock); err == nil {
-			_ = c.Close()
-			break
-		}
-		select {
-		case <-ctx.Done():
-			d.stop()
-			return nil, ctx.Err()
-		case <-d.exited:
-			return nil, fmt.Errorf("driver %s exited (%v) before it opened %s; log %s", name, cmd.ProcessState, sock, logPath)
-		case <-deadline:
-			d.stop()
-			return nil, fmt.Errorf("driver %s did not open %s within 2 minutes; log %s", name, sock, logPath)
-		case <-time.After(20 * time.Millisecond):
-		}
+	d := &driverProcess{cmd: cmd, log: logPath}
+	d.exited, _ = testbed.Run(cmd.Wait)
+	if err := testbed.WaitServing(ctx, sock, d.exited, 2*time.Minute); err != nil {
+		d.stop()
+		return nil, fmt.Errorf("driver %s: %w (%v); log %s", name, err, cmd.ProcessState, logPath)
 	}
 	d.conn, err = grpc.NewClient("unix://"+sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/cinder-csi/cinder-csi-driver/test/internal/testbed"
 	"github.com/cinder-csi/cinder-csi-driver/test/realcinder"
 )
 
@@ -33,7 +34,7 @@ func main() {
 }
 
 func run(bin, work string) error {
-	clouds, err := realcinder.CloudsFile()
+	clouds, err := testbed.CloudsFile()
 	if err != nil {
 		return err
 	}

@@ -59,7 +59,7 @@ func requireE2E(t *testing.T) string {
 	if os.Geteuid() != 0 {
 		skip("the e2e test needs root: it plays kubelet with loop devices and mounts")
 	}
-	if _, err := realcinder.CloudsFile(); err != nil {
+	if _, err := testbed.CloudsFile(); err != nil {
 		skip("%v", err)
 	}
 	return bin
@@ -116,7 +116,7 @@ func setUp(t *testing.T) *env {
 		t.Fatalf("cluster up: %v: %s", err, out)
 	}
 	t.Logf("control plane and sidecars up in %v", time.Since(start).Round(time.Millisecond))
-	clouds, _ := realcinder.CloudsFile()
+	clouds, _ := testbed.CloudsFile()
 	bin := testbed.DriverBinary(t)
 	e.driverBin = bin
 	// The real binary twice, as the chart runs it: the controller plugin (with the
@@ -164,8 +164,7 @@ func startDriver(t *testing.T, bin, work, mode string, args ...string) func() {
 	}
 	pidFile := filepath.Join(work, "driver-"+mode+".pid")
 	_ = os.WriteFile(pidFile, []byte(fmt.Sprint(cmd.Process.Pid)), 0o644)
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
+	exited, _ := testbed.Run(cmd.Wait)
 	stop := func() {
 		_ = cmd.Process.Signal(os.Interrupt)
 		select {
@@ -177,20 +176,12 @@ func startDriver(t *testing.T, bin, work, mode string, args ...string) func() {
 		os.Remove(pidFile)
 		logf.Close()
 	}
-	for i := 0; i < 600; i++ {
-		if _, err := os.Stat(sock); err == nil {
-			return stop
-		}
-		select {
-		case <-exited:
-			data, _ := os.ReadFile(logf.Name())
-			t.Fatalf("the %s plugin exited (%v):\n%s", mode, cmd.ProcessState, data)
-		case <-time.After(50 * time.Millisecond):
-		}
+	if err := testbed.WaitServing(context.Background(), sock, exited, 30*time.Second); err != nil {
+		stop()
+		data, _ := os.ReadFile(logf.Name())
+		t.Fatalf("the %s plugin: %v (%v):\n%s", mode, err, cmd.ProcessState, data)
 	}
-	stop()
-	t.Fatalf("the %s plugin did not create %s", mode, sock)
-	return nil
+	return stop
 }
 
 func currentFile() string {

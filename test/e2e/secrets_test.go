@@ -10,6 +10,7 @@ import (
 
 	"gopkg.in/yaml.v2"
 
+	"github.com/cinder-csi/cinder-csi-driver/test/internal/testbed"
 	"github.com/cinder-csi/cinder-csi-driver/test/realcinder"
 )
 
@@ -21,7 +22,7 @@ var secretKeys = map[string]bool{"password": true, "application_credential_secre
 // -v=10) or a VolumeAttachment.
 func bedSecrets(t *testing.T) []string {
 	t.Helper()
-	path, err := realcinder.CloudsFile()
+	path, err := testbed.CloudsFile()
 	must(t, err)
 	raw, err := os.ReadFile(path)
 	must(t, err)

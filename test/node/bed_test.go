@@ -52,7 +52,7 @@ func setUp(t *testing.T) *env {
 	if os.Geteuid() != 0 {
 		skip("the node suite needs root: it runs containerd and kubelet")
 	}
-	clouds, err := realcinder.CloudsFile()
+	clouds, err := testbed.CloudsFile()
 	if err != nil {
 		skip("%v", err)
 	}

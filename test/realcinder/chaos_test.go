@@ -159,7 +159,7 @@ type chaosBed struct {
 func requireChaosBed(t *testing.T) *chaosBed {
 	t.Helper()
 	skip := sanityrun.Missing(t, "REQUIRE_REAL_CINDER")
-	clouds, err := realcinder.CloudsFile()
+	clouds, err := testbed.CloudsFile()
 	if err != nil {
 		skip("%v", err)
 	}

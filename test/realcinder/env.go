@@ -3,9 +3,7 @@ package realcinder
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -17,28 +15,12 @@ import (
 	"github.com/cinder-csi/cinder-csi-driver/pkg/cinder"
 	"github.com/cinder-csi/cinder-csi-driver/pkg/driver"
 	"github.com/cinder-csi/cinder-csi-driver/pkg/mount"
+	"github.com/cinder-csi/cinder-csi-driver/test/internal/testbed"
 )
-
-// CloudsFile returns the test bed's clouds.yaml: $CINDER_CSI_CLOUDS, else
-// .cache/cinder/clouds.yaml at the repository root.
-func CloudsFile() (string, error) {
-	if p := os.Getenv("CINDER_CSI_CLOUDS"); p != "" {
-		return p, nil
-	}
-	out, err := exec.Command("git", "rev-parse", "--show-toplevel").Output()
-	if err != nil {
-		return "", fmt.Errorf("finding the repository root: %v", err)
-	}
-	p := filepath.Join(strings.TrimSpace(string(out)), ".cache", "cinder", "clouds.yaml")
-	if _, err := os.Stat(p); err != nil {
-		return "", fmt.Errorf("no test bed: %s is missing; start it with `make cinder-up`", p)
-	}
-	return p, nil
-}
 
 // Client connects to one cloud of the test bed.
 func Client(ctx context.Context, cloudName string) (*cinder.Client, error) {
-	path, err := CloudsFile()
+	path, err := testbed.CloudsFile()
 	if err != nil {
 		return nil, err
 	}
@@ -118,27 +100,10 @@ func Serve(ctx context.Context, o driver.Options, deps driver.Deps) (*grpc.Clien
 	}
 	sock := strings.TrimPrefix(o.Endpoint, "unix://")
 	rctx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- d.Run(rctx) }()
-	// The socket file appears at bind, before the listener accepts: wait until a
-	// connection is taken, so that the first call does not meet "connection refused".
-	for i := 0; ; i++ {
-		c, err := net.Dial("unix", sock)
-		if err == nil {
-			c.Close()
-			break
-		}
-		select {
-		case err := <-done:
-			cancel()
-			return nil, nil, fmt.Errorf("the driver stopped before serving on %s: %v", sock, err)
-		case <-time.After(10 * time.Millisecond):
-		}
-		if i == 500 {
-			cancel()
-			runErr := <-done
-			return nil, nil, fmt.Errorf("the driver did not serve on %s within 5s: %v (it stopped with: %v)", sock, err, runErr)
-		}
+	exited, wait := testbed.Run(func() error { return d.Run(rctx) })
+	if err := testbed.WaitServing(ctx, sock, exited, 5*time.Second); err != nil {
+		cancel()
+		return nil, nil, fmt.Errorf("%w (it stopped with: %v)", err, wait())
 	}
 	conn, err := grpc.NewClient(o.Endpoint, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -148,7 +113,7 @@ func Serve(ctx context.Context, o driver.Options, deps driver.Deps) (*grpc.Clien
 	stop := func() error {
 		conn.Close()
 		cancel()
-		return <-done
+		return wait()
 	}
 	return conn, stop, nil
 }

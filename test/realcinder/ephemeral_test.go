@@ -15,6 +15,7 @@ import (
 
 	"github.com/cinder-csi/cinder-csi-driver/pkg/cinder"
 	"github.com/cinder-csi/cinder-csi-driver/pkg/driver"
+	"github.com/cinder-csi/cinder-csi-driver/test/internal/testbed"
 )
 
 // startEphemeralNode runs a node plugin with --ephemeral against the real Cinder.
@@ -30,13 +31,11 @@ func startEphemeralNode(ctx context.Context, t *testing.T, c *cinder.Client, dir
 		t.Fatal(err)
 	}
 	rctx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- d.Run(rctx) }()
-	for i := 0; i < 3000; i++ { // start-up collects leaks first
-		if _, err := os.Stat(sock); err == nil {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
+	exited, wait := testbed.Run(func() error { return d.Run(rctx) })
+	// Within 30 s: start-up collects leaked volumes first.
+	if err := testbed.WaitServing(ctx, sock, exited, 30*time.Second); err != nil {
+		cancel()
+		t.Fatalf("%v (it stopped with: %v)", err, wait())
 	}
 	conn, err := grpc.NewClient("unix://"+sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -45,7 +44,7 @@ func startEphemeralNode(ctx context.Context, t *testing.T, c *cinder.Client, dir
 	return csi.NewNodeClient(conn), func() {
 		conn.Close()
 		cancel()
-		if err := <-done; err != nil {
+		if err := wait(); err != nil {
 			t.Errorf("node plugin: %v", err)
 		}
 	}

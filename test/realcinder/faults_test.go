@@ -17,6 +17,7 @@ import (
 	"github.com/container-storage-interface/spec/lib/go/csi"
 
 	"github.com/cinder-csi/cinder-csi-driver/pkg/cinder"
+	"github.com/cinder-csi/cinder-csi-driver/test/internal/testbed"
 )
 
 // faultProxy sits between the driver and the real Cinder API on loopback and breaks
@@ -68,7 +69,7 @@ func TestTransientErrorsAreInvisible(t *testing.T) {
 	requireTestBed(t)
 	direct := client(t, "local-noauth")
 	check := leakCheck(t, direct)
-	path, _ := CloudsFile()
+	path, _ := testbed.CloudsFile()
 	cfg, err := cinder.LoadConfig(path, "local-noauth")
 	if err != nil {
 		t.Fatal(err)

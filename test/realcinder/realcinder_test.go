@@ -9,6 +9,7 @@ import (
 
 	"github.com/cinder-csi/cinder-csi-driver/pkg/cinder"
 	"github.com/cinder-csi/cinder-csi-driver/test/internal/inventory"
+	"github.com/cinder-csi/cinder-csi-driver/test/internal/testbed"
 	"github.com/cinder-csi/cinder-csi-driver/test/sanityrun"
 )
 
@@ -19,7 +20,7 @@ func requireTestBed(t *testing.T) {
 	if os.Geteuid() != 0 {
 		skip("the real-Cinder tests need root: they attach volume files as loop devices and mount them")
 	}
-	if _, err := CloudsFile(); err != nil {
+	if _, err := testbed.CloudsFile(); err != nil {
 		skip("%v", err)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/onsi/ginkgo/v2/types"
 
 	"github.com/cinder-csi/cinder-csi-driver/test/internal/inventory"
+	"github.com/cinder-csi/cinder-csi-driver/test/internal/testbed"
 	"github.com/cinder-csi/cinder-csi-driver/test/realcinder"
 	"github.com/cinder-csi/cinder-csi-driver/test/sanityrun"
 )
@@ -32,7 +33,7 @@ func TestUpstreamSanityBinary(t *testing.T) {
 	if os.Geteuid() != 0 {
 		skip("the node service mounts loop devices: run as root")
 	}
-	if _, err := realcinder.CloudsFile(); err != nil {
+	if _, err := testbed.CloudsFile(); err != nil {
 		skip("%v", err)
 	}
 	ctx := context.Background()

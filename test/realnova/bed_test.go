@@ -12,7 +12,7 @@ import (
 
 	"github.com/cinder-csi/cinder-csi-driver/pkg/cinder"
 	"github.com/cinder-csi/cinder-csi-driver/test/internal/inventory"
-	"github.com/cinder-csi/cinder-csi-driver/test/realcinder"
+	"github.com/cinder-csi/cinder-csi-driver/test/internal/testbed"
 	"github.com/cinder-csi/cinder-csi-driver/test/sanityrun"
 )
 
@@ -33,7 +33,7 @@ func requireNova(t *testing.T) {
 	if os.Geteuid() != 0 {
 		skip("the real-Nova tests need root: they play the hypervisor with loop devices")
 	}
-	if _, err := realcinder.CloudsFile(); err != nil {
+	if _, err := testbed.CloudsFile(); err != nil {
 		skip("%v (the Nova tests need make openstack-up)", err)
 	}
 }
@@ -46,7 +46,7 @@ func newBed(t *testing.T) *bed {
 	if err != nil {
 		sanityrun.Missing(t, "REQUIRE_REAL_NOVA")("%v", err)
 	}
-	path, _ := realcinder.CloudsFile()
+	path, _ := testbed.CloudsFile()
 	cfg, err := cinder.LoadConfig(path, "local")
 	if err != nil {
 		t.Fatal(err)

@@ -97,18 +97,14 @@ func nodeInfo(t *testing.T, bin string, args ...string) *csi.NodeGetInfoResponse
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	exited, wait := testbed.Run(cmd.Wait)
 	defer func() {
 		_ = cmd.Process.Signal(os.Interrupt)
-		_ = cmd.Wait()
+		_ = wait()
 	}()
-	for i := 0; i < 300; i++ {
-		if _, err := os.Stat(sock); err == nil {
-			break
-		}
-		if cmd.ProcessState != nil {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
+	if err := testbed.WaitServing(context.Background(), sock, exited, 15*time.Second); err != nil {
+		<-exited
+		t.Fatalf("%v\ndriver output:\n%s", err, logs.String())
 	}
 	conn, err := grpc.NewClient("unix://"+sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {

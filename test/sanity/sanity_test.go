@@ -14,6 +14,7 @@ import (
 	"github.com/cinder-csi/cinder-csi-driver/pkg/cinder/fake"
 	"github.com/cinder-csi/cinder-csi-driver/pkg/driver"
 	"github.com/cinder-csi/cinder-csi-driver/pkg/mount"
+	"github.com/cinder-csi/cinder-csi-driver/test/internal/testbed"
 	"github.com/cinder-csi/cinder-csi-driver/test/sanityrun"
 )
 
@@ -71,32 +72,22 @@ func TestSanity(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
+	exited, wait := testbed.Run(func() error { return d.Run(ctx) })
 	t.Cleanup(func() {
 		cancel()
-		if err := <-done; err != nil {
+		if err := wait(); err != nil {
 			t.Errorf("driver stopped with an error: %v", err)
 		}
 	})
-	waitForSocket(t, sock)
+	if err := testbed.WaitServing(ctx, sock, exited, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
 
 	cfg := sanityrun.Config(dir, sock)
 	sanityrun.Run(t, cfg, "sanity (fake cloud, real loop devices)",
 		sanityrun.Want{MinPassed: 93, Named: skipped, Messages: sanityrun.DriverSkips}, 20*time.Minute)
 
 	assertNoLeaks(t, cloud, dir)
-}
-
-func waitForSocket(t *testing.T, sock string) {
-	t.Helper()
-	for i := 0; i < 200; i++ {
-		if _, err := os.Stat(sock); err == nil {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("driver socket %s did not appear", sock)
 }
 
 // assertNoLeaks checks the end state: sanity deletes what it creates, so no volume,

@@ -1,6 +1,9 @@
-// Package testbed holds what the suites against the real local OpenStack share about
-// the cloud's side: their own clients (Login) and the bare Cinder yardsticks its
-// timings are measured against. The inventory a suite takes before and waits for again
-// after is package inventory, apart so that the realcinder package's own tests can use
-// it too. It is test code: nothing in pkg/ or cmd/ imports it.
+// Package testbed holds what the suites share about the test bed: where its
+// clouds.yaml is (CloudsFile), their own clients of the real local OpenStack
+// (Login), the bare Cinder yardsticks their timings are measured against, the
+// driver binary they run (DriverBinary), and how they wait for a driver to serve
+// on its socket (WaitServing, Run). The inventory a suite takes before and waits
+// for again after is package inventory, apart so that the realcinder package's
+// own tests can use it too. It is test code: nothing in pkg/ or cmd/ imports it,
+// and it imports no suite.
 package testbed

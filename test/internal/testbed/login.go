@@ -7,8 +7,6 @@ import (
 	"github.com/gophercloud/gophercloud/v2"
 	"github.com/gophercloud/gophercloud/v2/openstack"
 	"github.com/gophercloud/gophercloud/v2/openstack/config/clouds"
-
-	"github.com/cinder-csi/cinder-csi-driver/test/realcinder"
 )
 
 // Clients are the tests' own OpenStack clients, apart from the driver's: what an
@@ -23,7 +21,7 @@ type Clients struct {
 // Login logs in to a cloud of the test bed's clouds.yaml. The cloud's catalog must
 // list Nova as well as Cinder (make openstack-up).
 func Login(ctx context.Context, cloud string) (*Clients, error) {
-	path, err := realcinder.CloudsFile()
+	path, err := CloudsFile()
 	if err != nil {
 		return nil, err
 	}
