@@ -70,18 +70,11 @@ func buildDeps(ctx context.Context, opts driver.Options) (driver.Deps, error) {
 	}
 	if opts.Mode != driver.ModeController {
 		exec := utilexec.New()
-		loop := mount.NewLoopDevices(exec)
 		deps.Mounter = mount.NewMounter()
 		deps.Metrics.StagedVolumes(func() (int, error) { return mount.CountStaged(opts.DriverName) })
 		deps.Locators = map[string]mount.DeviceLocator{
-			driver.AttacherNova: mount.NewNovaLocator(mount.DefaultDevDir, mount.UdevadmTrigger(exec)),
-			driver.AttacherCinder: mount.NewCinderLocator(map[string]mount.Connector{
-				mount.DriverVolumeTypeFile: mount.NewFileConnector(loop),
-				mount.DriverVolumeTypeNFS: mount.NewNFSConnector(loop, opts.NFSMountBase).
-					WithQemuExports(mount.NewQemuExports(exec, loop, opts.StateDir)),
-				mount.DriverVolumeTypeISCSI: mount.NewISCSIConnector(exec, opts.StateDir),
-				mount.DriverVolumeTypeRBD:   mount.NewRBDConnector(exec, opts.StateDir),
-			}),
+			driver.AttacherNova:   mount.NewNovaLocator(mount.DefaultDevDir, mount.UdevadmTrigger(exec)),
+			driver.AttacherCinder: mount.NewCinderLocator(mount.CinderConnectors(exec, opts.NFSMountBase, opts.StateDir)),
 		}
 		node, err := nodeIdentity(ctx, opts, cfg)
 		if err != nil {

@@ -42,14 +42,11 @@ func DriverOptions(endpoint, nodeID string) driver.Options {
 	return o
 }
 
-// NodeDeps builds the real node side: mounter, loop devices, file and NFS connectors.
+// NodeDeps builds the real node side as the binary does: the host's mounter and
+// every connector of the Cinder attachments path, with the default state directory.
 func NodeDeps() (mount.Mounter, map[string]mount.DeviceLocator) {
-	loop := mount.NewLoopDevices(utilexec.New())
 	return mount.NewMounter(), map[string]mount.DeviceLocator{
-		driver.AttacherCinder: mount.NewCinderLocator(map[string]mount.Connector{
-			mount.DriverVolumeTypeFile: mount.NewFileConnector(loop),
-			mount.DriverVolumeTypeNFS:  mount.NewNFSConnector(loop, ""),
-		}),
+		driver.AttacherCinder: mount.NewCinderLocator(mount.CinderConnectors(utilexec.New(), "", "")),
 	}
 }
 

@@ -55,13 +55,10 @@ func TestSanity(t *testing.T) {
 	opts := driver.DefaultOptions()
 	opts.Endpoint, opts.Mode, opts.Attacher = "unix://"+sock, driver.ModeAll, driver.AttacherCinder
 	opts.NodeID, opts.Cluster = nodeID, "sanity"
-	exe := utilexec.New()
 	d, err := driver.New(opts, driver.Deps{
 		Cloud: cloud, Attacher: cloud.CinderAttacher(), Mounter: mount.NewMounter(),
 		Locators: map[string]mount.DeviceLocator{
-			driver.AttacherCinder: mount.NewCinderLocator(map[string]mount.Connector{
-				"file": mount.NewFileConnector(mount.NewLoopDevices(exe)),
-			}),
+			driver.AttacherCinder: mount.NewCinderLocator(mount.CinderConnectors(utilexec.New(), "", filepath.Join(dir, "state"))),
 		},
 		Node:              driver.NodeIdentity{ID: nodeID, Zone: "nova", IP: "127.0.0.1", Initiator: "iqn.2026-12.test.cinder-csi:sanity"},
 		PublishKey:        []byte(publishKey),
