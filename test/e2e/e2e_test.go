@@ -521,15 +521,29 @@ func (e *env) chartDryRun(ctx context.Context, t *testing.T) {
 		}
 	}
 	// values.schema.json refuses bad values, a misspelt key included, before any template runs.
-	for _, c := range []struct{ set, want string }{
-		{"logFormat=yaml", "at '/logFormat': value must be one of 'text', 'json'"},
-		{"controler.replicas=2", "additional properties 'controler' not allowed"},
+	// The schema is the chart's one copy of the driver's rules for single values and
+	// class parameters; the templates check only combinations.
+	for _, c := range []struct{ flag, set, want string }{
+		{"--set", "logFormat=yaml", "at '/logFormat': value must be one of 'text', 'json'"},
+		{"--set", "controler.replicas=2", "additional properties 'controler' not allowed"},
+		{"--set", "node.stateDir=/var/lib/../x", "at '/node/stateDir'"},
+		{"--set-json", `storageClasses=[{"name":"a","parameters":{"bogus":"1"}}]`, "at '/storageClasses/0/parameters': additional properties 'bogus' not allowed"},
+		{"--set-json", `storageClasses=[{"name":"a","fsType":"zfs"}]`, "at '/storageClasses/0/fsType'"},
+		{"--set-json", `volumeSnapshotClasses=[{"name":"a","parameters":{"type":"clone"}}]`, "at '/volumeSnapshotClasses/0/parameters/type'"},
+		{"--set-json", `volumeAttributesClass={"enabled":true,"classes":[{"name":"a","parameters":{"type":"ssd","iops":"3"}}]}`,
+			"at '/volumeAttributesClass/classes/0/parameters': additional properties 'iops' not allowed"},
 	} {
-		out, err := template("--set", "cloud.cloudsYaml=clouds: {}", "--set", c.set).CombinedOutput()
+		out, err := template("--set", "cloud.cloudsYaml=clouds: {}", c.flag, c.set).CombinedOutput()
 		if err == nil || !strings.Contains(string(out), "values don't meet the specifications of the schema") ||
 			!strings.Contains(string(out), c.want) {
-			t.Errorf("helm template --set %s: %v: %s; want the schema's refusal %q", c.set, err, out, c.want)
+			t.Errorf("helm template %s %s: %v: %s; want the schema's refusal %q", c.flag, c.set, err, out, c.want)
 		}
+	}
+	// What the driver accepts, the schema does too: ext3, a backup class in any case.
+	if out, err := template("--set", "cloud.cloudsYaml=clouds: {}", "--set-json",
+		`storageClasses=[{"name":"a","fsType":"ext3","parameters":{"type":"ssd","csi.storage.k8s.io/fstype":"ext3"}}]`,
+		"--set-json", `volumeSnapshotClasses=[{"name":"b","parameters":{"type":"Backup"}}]`).CombinedOutput(); err != nil {
+		t.Errorf("helm template with an ext3 StorageClass and a Backup class: %v: %s", err, out)
 	}
 	out, err := e.k.Run(ctx, string(rendered), "apply", "--dry-run=server", "-f", "-")
 	if err != nil {

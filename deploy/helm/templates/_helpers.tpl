@@ -167,46 +167,14 @@ Leader-election arguments shared by the controller sidecars.
 {{- end }}
 
 {{/*
-Checks of values the driver would refuse at start-up, so that a mistake fails the
-install instead of crash-looping pods. values.schema.json refuses most of these first
-(helm validates it before rendering); the checks here stay for renders that skip it
-(--skip-schema-validation) and cover what a schema cannot see: combinations of values
-and ports that would collide.
+Checks of what values.schema.json cannot see: combinations of values, and ports that
+would collide. Each single value is the schema's to check (helm validates it before
+any template runs), and the driver refuses a bad flag at start all the same: the
+chart keeps no third copy of those rules.
 */}}
 {{- define "cinder-csi.validate" -}}
-{{- if not (has .Values.logFormat (list "text" "json")) }}
-{{- fail (printf "logFormat %q: use text or json" .Values.logFormat) }}
-{{- end }}
-{{- if not (has .Values.attacher (list "nova" "cinder")) }}
-{{- fail (printf "attacher %q: use nova or cinder" .Values.attacher) }}
-{{- end }}
-{{- if not (regexMatch "^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$" .Values.driverName) }}
-{{- fail (printf "driverName %q: use at most 63 lower-case letters, digits, dots and dashes" .Values.driverName) }}
-{{- end }}
-{{- if gt (len (toString .Values.clusterID)) 255 }}
-{{- fail "clusterID: at most 255 characters" }}
-{{- end }}
-{{- if lt (int .Values.maxVolumesPerNode) 0 }}
-{{- fail "maxVolumesPerNode must not be negative" }}
-{{- end }}
 {{- if and .Values.node.nodeIDFromNodeName (eq .Values.attacher "nova") }}
 {{- fail "node.nodeIDFromNodeName needs attacher: cinder (with nova the node ID is the Nova server UUID, read from the config drive or metadata service)" }}
-{{- end }}
-{{- if .Values.node.nfsMountBase }}
-{{- if or (not (isAbs .Values.node.nfsMountBase)) (ne (clean .Values.node.nfsMountBase) .Values.node.nfsMountBase) }}
-{{- fail (printf "node.nfsMountBase %q must be an absolute, clean path" .Values.node.nfsMountBase) }}
-{{- end }}
-{{- end }}
-{{- if or (not (isAbs .Values.node.stateDir)) (ne (clean .Values.node.stateDir) .Values.node.stateDir) }}
-{{- fail (printf "node.stateDir %q must be an absolute, clean path" .Values.node.stateDir) }}
-{{- end }}
-{{- if .Values.ephemeral.enabled }}
-{{- if or (lt (int .Values.ephemeral.maxSizeGiB) 1) (gt (int .Values.ephemeral.maxSizeGiB) 1048576) }}
-{{- fail "ephemeral.maxSizeGiB: use 1 to 1048576" }}
-{{- end }}
-{{- if lt (int .Values.ephemeral.maxPerNode) 1 }}
-{{- fail "ephemeral.maxPerNode must be at least 1" }}
-{{- end }}
 {{- end }}
 {{- $cports := include "cinder-csi.controllerPortPairs" . | fromJsonArray }}
 {{- $nports := include "cinder-csi.nodePortPairs" . | fromJsonArray }}
