@@ -191,6 +191,55 @@ chart keeps no third copy of those rules.
 {{- end }}
 
 {{/*
+One sidecar of the controller pod (provisioner, attacher, snapshotter, resizer): the
+driver's socket, the log arguments, .values.timeout, the sidecar's own .args, leader
+election, with metrics its port (.port, named .portName), then .values.extraArgs,
+resources and the pod's container securityContext. Call with (dict "root" $ "name" ...
+"values" <sidecars.X> "args" <list> "port" <int> "portName" <string>).
+*/}}
+{{- define "cinder-csi.controllerSidecar" -}}
+{{- $root := .root }}
+{{- $v := .values }}
+- name: {{ .name }}
+  image: {{ include "cinder-csi.image" (dict "image" $v.image "root" $root) | quote }}
+  imagePullPolicy: {{ $v.image.pullPolicy }}
+  args:
+    - --csi-address=$(ADDRESS)
+    {{- include "cinder-csi.logArgs" $root | nindent 4 }}
+    - {{ printf "--timeout=%s" $v.timeout | quote }}
+    {{- range .args }}
+    - {{ . | quote }}
+    {{- end }}
+    {{- include "cinder-csi.leaderElectionArgs" $root | nindent 4 }}
+    {{- if $root.Values.metrics.enabled }}
+    - {{ printf "--http-endpoint=:%d" (int .port) | quote }}
+    {{- end }}
+    {{- with $v.extraArgs }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+  env:
+    - name: ADDRESS
+      value: /csi/csi.sock
+  {{- if $root.Values.metrics.enabled }}
+  ports:
+    - name: {{ .portName }}
+      containerPort: {{ .port }}
+      protocol: TCP
+  {{- end }}
+  {{- with $root.Values.controller.securityContext }}
+  securityContext:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with $v.resources }}
+  resources:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  volumeMounts:
+    - name: socket-dir
+      mountPath: /csi
+{{- end }}
+
+{{/*
 Log arguments of the driver and of every sidecar: verbosity and format (all of them
 take --logging-format, text or json).
 */}}
