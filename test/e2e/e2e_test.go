@@ -539,6 +539,21 @@ func (e *env) chartDryRun(ctx context.Context, t *testing.T) {
 			t.Errorf("helm template %s %s: %v: %s; want the schema's refusal %q", c.flag, c.set, err, out, c.want)
 		}
 	}
+	// The old value names (renamed to the EBS chart's) still render the same objects.
+	common := []string{"--set", "cloud.cloudsYaml=clouds: {}", "--set", "publishKey.secretName=pk"}
+	oldNames, err := template(append(common, "--set", "controller.replicas=2", "--set", "kubeletDir=/var/lib/k0s/kubelet",
+		"--set", "controller.strategy.type=Recreate", "--set", "node.extraArgs[0]=--zone=a", "--set", "sidecars.resizer.extraArgs[0]=--kube-api-qps=20")...).Output()
+	if err != nil {
+		t.Fatalf("helm template with the old value names: %v: %s", err, stderr(err))
+	}
+	newNames, err := template(append(common, "--set", "controller.replicaCount=2", "--set", "node.kubeletPath=/var/lib/k0s/kubelet",
+		"--set", "controller.updateStrategy.type=Recreate", "--set", "node.additionalArgs[0]=--zone=a", "--set", "sidecars.resizer.additionalArgs[0]=--kube-api-qps=20")...).Output()
+	if err != nil {
+		t.Fatalf("helm template with the new value names: %v: %s", err, stderr(err))
+	}
+	if string(oldNames) != string(newNames) || !strings.Contains(string(newNames), "/var/lib/k0s/kubelet/plugins_registry") {
+		t.Errorf("the old value names render otherwise than the new ones")
+	}
 	// What the driver accepts, the schema does too: ext3, a backup class in any case.
 	if out, err := template("--set", "cloud.cloudsYaml=clouds: {}", "--set-json",
 		`storageClasses=[{"name":"a","fsType":"ext3","parameters":{"type":"ssd","csi.storage.k8s.io/fstype":"ext3"}}]`,

@@ -144,7 +144,7 @@ node:
   nodeIDFromNodeName: true
   nfsMountBase: %s
   stateDir: %s/plugin
-  extraArgs: [--zone=nova]
+  additionalArgs: [--zone=nova]
 ephemeral: {enabled: true, maxSizeGiB: 2, maxPerNode: 4}
 cloud:
   cloudName: local

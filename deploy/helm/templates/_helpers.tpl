@@ -142,7 +142,7 @@ Secret and key of the node plugins' cloud config (inline ephemeral volumes only)
 Plugin directory on the node, where the driver's socket lives.
 */}}
 {{- define "cinder-csi.kubeletDir" -}}
-{{- .Values.kubeletDir | trimSuffix "/" }}
+{{- .Values.node.kubeletPath | trimSuffix "/" }}
 {{- end }}
 
 {{- define "cinder-csi.pluginDir" -}}
@@ -193,7 +193,7 @@ chart keeps no third copy of those rules.
 {{/*
 One sidecar of the controller pod (provisioner, attacher, snapshotter, resizer): the
 driver's socket, the log arguments, .values.timeout, the sidecar's own .args, leader
-election, with metrics its port (.port, named .portName), then .values.extraArgs,
+election, with metrics its port (.port, named .portName), then .values.additionalArgs,
 resources and the pod's container securityContext. Call with (dict "root" $ "name" ...
 "values" <sidecars.X> "args" <list> "port" <int> "portName" <string>).
 */}}
@@ -214,7 +214,7 @@ resources and the pod's container securityContext. Call with (dict "root" $ "nam
     {{- if $root.Values.metrics.enabled }}
     - {{ printf "--http-endpoint=:%d" (int .port) | quote }}
     {{- end }}
-    {{- with $v.extraArgs }}
+    {{- with $v.additionalArgs }}
     {{- toYaml . | nindent 4 }}
     {{- end }}
   env:
@@ -318,4 +318,41 @@ The controller's ports in words, for NOTES.txt.
 
 {{- define "cinder-csi.publishKeySecretKey" -}}
 {{- if .Values.publishKey.secretName }}{{ .Values.publishKey.secretKey }}{{ else }}key{{ end }}
+{{- end }}
+
+{{/*
+Values renamed to the names of the EBS CSI driver's chart. For one release an old
+name that is set is still read: it is copied onto the new name (it wins over the new
+name's value) and NOTES.txt asks to rename it. Every template that reads a renamed
+value includes this first (a template's order of rendering is not known); doing it
+twice does the same.
+*/}}
+{{- define "cinder-csi.compat" -}}
+{{- $v := .Values }}
+{{- if hasKey $v "kubeletDir" }}{{ $_ := set $v.node "kubeletPath" $v.kubeletDir }}{{ end }}
+{{- if hasKey $v.controller "replicas" }}{{ $_ := set $v.controller "replicaCount" $v.controller.replicas }}{{ end }}
+{{- if hasKey $v.controller "strategy" }}{{ $_ := set $v.controller "updateStrategy" $v.controller.strategy }}{{ end }}
+{{- if hasKey $v.controller "extraArgs" }}{{ $_ := set $v.controller "additionalArgs" $v.controller.extraArgs }}{{ end }}
+{{- if hasKey $v.node "extraArgs" }}{{ $_ := set $v.node "additionalArgs" $v.node.extraArgs }}{{ end }}
+{{- range $name, $s := $v.sidecars }}
+{{- if hasKey $s "extraArgs" }}{{ $_ := set $s "additionalArgs" $s.extraArgs }}{{ end }}
+{{- end }}
+{{- end }}
+
+{{/*
+The old value names that are set, each with its new name, comma-separated; empty
+when none is.
+*/}}
+{{- define "cinder-csi.oldNames" -}}
+{{- $v := .Values }}
+{{- $old := list }}
+{{- if hasKey $v "kubeletDir" }}{{ $old = append $old "kubeletDir (now node.kubeletPath)" }}{{ end }}
+{{- if hasKey $v.controller "replicas" }}{{ $old = append $old "controller.replicas (now controller.replicaCount)" }}{{ end }}
+{{- if hasKey $v.controller "strategy" }}{{ $old = append $old "controller.strategy (now controller.updateStrategy)" }}{{ end }}
+{{- if hasKey $v.controller "extraArgs" }}{{ $old = append $old "controller.extraArgs (now controller.additionalArgs)" }}{{ end }}
+{{- if hasKey $v.node "extraArgs" }}{{ $old = append $old "node.extraArgs (now node.additionalArgs)" }}{{ end }}
+{{- range $name, $s := $v.sidecars }}
+{{- if hasKey $s "extraArgs" }}{{ $old = append $old (printf "sidecars.%s.extraArgs (now sidecars.%s.additionalArgs)" $name $name) }}{{ end }}
+{{- end }}
+{{- join ", " $old }}
 {{- end }}
