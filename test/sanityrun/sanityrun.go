@@ -4,7 +4,6 @@
 package sanityrun
 
 import (
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -18,20 +17,16 @@ import (
 	"github.com/onsi/ginkgo/v2"
 	"github.com/onsi/ginkgo/v2/types"
 	"github.com/onsi/gomega"
+
+	"github.com/cinder-csi/cinder-csi-driver/pkg/cinder/fake"
 )
 
 // IDs makes the IDs the driver accepts: Cinder UUIDs, and host-name node IDs (the
 // Cinder-attachments path).
 type IDs struct{}
 
-// UUID returns a random version-4 UUID.
-func UUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
-}
+// UUID returns a random version-4 UUID (the fake cloud's generator: one for all tests).
+func UUID() string { return fake.NewID() }
 
 func (IDs) GenerateUniqueValidVolumeID() string { return UUID() }
 func (IDs) GenerateInvalidVolumeID() string     { return "not-a-cinder-id" }

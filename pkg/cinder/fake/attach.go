@@ -54,7 +54,7 @@ func (a *Attacher) Attach(ctx context.Context, vol *cinder.Volume, node cinder.N
 	}
 	prev := v.Status
 	setStatus(v, cinder.StatusReserved)
-	at := cinder.VolumeAttachment{AttachmentID: newID(), HostName: nodeID}
+	at := cinder.VolumeAttachment{AttachmentID: NewID(), HostName: nodeID}
 	if a.nova {
 		at.ServerID = nodeID
 		at.Device = fmt.Sprintf("/dev/vd%c", 'b'+c.attachedCountLocked(nodeID)%24)

@@ -212,7 +212,8 @@ func (c *Cloud) sleep(ctx context.Context) error {
 	}
 }
 
-func newID() string {
+// NewID returns a random version-4 UUID, the shape of every Cinder ID.
+func NewID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	b[6] = (b[6] & 0x0f) | 0x40

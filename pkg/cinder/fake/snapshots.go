@@ -53,7 +53,7 @@ func (c *Cloud) createCopy(name, volumeID string, md map[string]string, backup b
 		return nil, fmt.Errorf("volume %s is %q: %w", volumeID, v.Status, cinder.ErrInvalidState)
 	}
 	s := &snapshot{Snapshot: cinder.Snapshot{
-		ID: newID(), Name: name, VolumeID: volumeID, Status: cinder.StatusCreating,
+		ID: NewID(), Name: name, VolumeID: volumeID, Status: cinder.StatusCreating,
 		SizeGiB: v.SizeGiB, CreatedAt: time.Now(), Metadata: copyMap(md), IsBackup: backup,
 	}, readyAt: time.Now().Add(c.latency)}
 	if c.fileDir != "" {

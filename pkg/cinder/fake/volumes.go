@@ -42,7 +42,7 @@ func (c *Cloud) CreateVolume(ctx context.Context, o cinder.CreateVolumeOpts) (*c
 		return nil, err
 	}
 	v := &cinder.Volume{
-		ID: newID(), Name: o.Name, Status: cinder.StatusCreating, SizeGiB: o.SizeGiB,
+		ID: NewID(), Name: o.Name, Status: cinder.StatusCreating, SizeGiB: o.SizeGiB,
 		VolumeType: vt.Name, AvailabilityZone: zone, Multiattach: vt.Multiattach,
 		SnapshotID: o.SnapshotID, SourceVolID: o.SourceVolID, BackupID: o.BackupID,
 		Metadata: copyMap(o.Metadata), CreatedAt: time.Now(), UpdatedAt: time.Now(),
