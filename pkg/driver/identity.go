@@ -41,3 +41,12 @@ func (d *Driver) GetPluginCapabilities(context.Context, *csi.GetPluginCapabiliti
 func (d *Driver) Probe(context.Context, *csi.ProbeRequest) (*csi.ProbeResponse, error) {
 	return &csi.ProbeResponse{Ready: wrapperspb.Bool(d.ready.Load())}, nil
 }
+
+// wrapEach wraps each RPC type a service supports in its capability message.
+func wrapEach[T, C any](types []T, wrap func(T) C) []C {
+	out := make([]C, 0, len(types))
+	for _, t := range types {
+		out = append(out, wrap(t))
+	}
+	return out
+}
