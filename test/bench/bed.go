@@ -17,7 +17,6 @@ import (
 	"github.com/cinder-csi/cinder-csi-driver/pkg/cinder"
 	"github.com/cinder-csi/cinder-csi-driver/test/internal/inventory"
 	"github.com/cinder-csi/cinder-csi-driver/test/internal/testbed"
-	"github.com/cinder-csi/cinder-csi-driver/test/realcinder"
 	"github.com/cinder-csi/cinder-csi-driver/test/realnova"
 )
 
@@ -52,7 +51,7 @@ func setUp(ctx context.Context, o benchOptions) (*bed, error) {
 	if b.dir, err = os.MkdirTemp("", "cinder-csi-bench-"); err != nil {
 		return nil, err
 	}
-	if b.check, err = realcinder.Client(ctx, o.cloud); err != nil {
+	if b.check, err = testbed.Client(ctx, o.cloud); err != nil {
 		return nil, fmt.Errorf("the test bed's Cinder (make cinder-up): %w", err)
 	}
 	b.listers = []inventory.Lister{inventory.Cinder(b.check)}
@@ -68,11 +67,11 @@ func setUp(ctx context.Context, o benchOptions) (*bed, error) {
 	if err := b.startProxy(ctx); err != nil {
 		return b, err
 	}
-	if b.keyFlag, err = realcinder.WritePublishKey(b.dir); err != nil {
+	if b.keyFlag, err = testbed.WritePublishKey(b.dir); err != nil {
 		return b, err
 	}
 	host := fmt.Sprintf("bench-%d", os.Getpid())
-	b.cinderNode = target{id: realcinder.NodeID(host), server: host}
+	b.cinderNode = target{id: testbed.NodeID(host), server: host}
 	if o.nova {
 		for i := range (slices.Max(o.conc) + novaPerServer - 1) / novaPerServer {
 			srv, err := b.stack.BootServer(ctx, fmt.Sprintf("%s-%d", host, i))

@@ -20,7 +20,6 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/cinder-csi/cinder-csi-driver/test/internal/testbed"
-	"github.com/cinder-csi/cinder-csi-driver/test/realcinder"
 )
 
 func main() {
@@ -77,7 +76,7 @@ func run(bin, work string) error {
 		return err
 	}
 	defer conn.Close()
-	w := realcinder.NewWalk(conn, work, [2]string{"demo-node-a", "demo-node-b"}, func(f string, a ...any) { fmt.Printf("  "+f+"\n", a...) })
+	w := testbed.NewWalk(conn, work, [2]string{"demo-node-a", "demo-node-b"}, func(f string, a ...any) { fmt.Printf("  "+f+"\n", a...) })
 	wctx, cancel := context.WithTimeout(ctx, 15*time.Minute)
 	defer cancel()
 	start := time.Now()

@@ -20,7 +20,6 @@ import (
 
 	"github.com/cinder-csi/cinder-csi-driver/pkg/cinder"
 	"github.com/cinder-csi/cinder-csi-driver/test/internal/testbed"
-	"github.com/cinder-csi/cinder-csi-driver/test/realcinder"
 	"github.com/cinder-csi/cinder-csi-driver/test/sanityrun"
 )
 
@@ -68,7 +67,7 @@ func requireE2E(t *testing.T) string {
 func setUp(t *testing.T) *env {
 	tools := requireE2E(t)
 	ctx := context.Background()
-	cloud, err := realcinder.Client(ctx, "local")
+	cloud, err := testbed.Client(ctx, "local")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,12 +124,12 @@ func setUp(t *testing.T) *env {
 	// PID file in the work directory names, and the sidecars wait for the socket.
 	// Both hold the same publish key, as the chart's Secret gives them; the node
 	// describes itself with --node-ip and open-iscsi's initiator name file.
-	keyFlag, err := realcinder.WritePublishKey(work)
+	keyFlag, err := testbed.WritePublishKey(work)
 	if err != nil {
 		t.Fatal(err)
 	}
 	initiatorFile := filepath.Join(work, "initiatorname.iscsi")
-	if err := os.WriteFile(initiatorFile, []byte("InitiatorName="+realcinder.Node(nodeName).Initiator+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(initiatorFile, []byte("InitiatorName="+testbed.Node(nodeName).Initiator+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	e.controllerHTTP, e.nodeHTTP = freeAddr(t), freeAddr(t)
@@ -139,7 +138,7 @@ func setUp(t *testing.T) *env {
 		"--http-endpoint="+e.controllerHTTP)
 	stopNode := startDriver(t, bin, work, "node", "--node-id="+nodeName, "--zone=nova", "--http-endpoint="+e.nodeHTTP,
 		"--state-dir="+filepath.Join(work, "state"), "--max-volumes-per-node=8", keyFlag,
-		"--node-ip="+realcinder.Node(nodeName).IP, "--iscsi-initiator-file="+initiatorFile)
+		"--node-ip="+testbed.Node(nodeName).IP, "--iscsi-initiator-file="+initiatorFile)
 	t.Cleanup(func() {
 		stopNode()
 		stopController()
@@ -578,7 +577,7 @@ func (e *env) nodeID(ctx context.Context, t *testing.T) string {
 	if err != nil {
 		t.Fatalf("NodeGetInfo: %v", err)
 	}
-	if want := realcinder.NodeID(nodeName); info.GetNodeId() != want {
+	if want := testbed.NodeID(nodeName); info.GetNodeId() != want {
 		t.Fatalf("the node plugin reports node ID %q; want %q (its host, --node-ip, initiator name and the publish key's signature)", info.GetNodeId(), want)
 	}
 	return info.GetNodeId()

@@ -11,7 +11,6 @@ import (
 	"gopkg.in/yaml.v2"
 
 	"github.com/cinder-csi/cinder-csi-driver/test/internal/testbed"
-	"github.com/cinder-csi/cinder-csi-driver/test/realcinder"
 )
 
 // secretKeys are the clouds.yaml fields that hold credentials.
@@ -28,7 +27,7 @@ func bedSecrets(t *testing.T) []string {
 	must(t, err)
 	var doc any
 	must(t, yaml.Unmarshal(raw, &doc))
-	out := []string{realcinder.PublishKey}
+	out := []string{testbed.PublishKey}
 	var walk func(v any)
 	walk = func(v any) {
 		switch v := v.(type) {

@@ -15,7 +15,6 @@ import (
 	"github.com/cinder-csi/cinder-csi-driver/test/e2e"
 	"github.com/cinder-csi/cinder-csi-driver/test/internal/inventory"
 	"github.com/cinder-csi/cinder-csi-driver/test/internal/testbed"
-	"github.com/cinder-csi/cinder-csi-driver/test/realcinder"
 	"github.com/cinder-csi/cinder-csi-driver/test/sanityrun"
 )
 
@@ -57,7 +56,7 @@ func setUp(t *testing.T) *env {
 		skip("%v", err)
 	}
 	ctx := context.Background()
-	cloud, err := realcinder.Client(ctx, "local")
+	cloud, err := testbed.Client(ctx, "local")
 	if err != nil {
 		t.Fatal(err)
 	}

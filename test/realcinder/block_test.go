@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
+
+	"github.com/cinder-csi/cinder-csi-driver/test/internal/testbed"
 )
 
 func blockCap() *csi.VolumeCapability {
@@ -28,7 +30,7 @@ func TestBlockVolume(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	dir := t.TempDir()
-	conn, stop, err := StartDriver(ctx, c, dir, "block-node", 4)
+	conn, stop, err := testbed.StartDriver(ctx, c, dir, "block-node", 4)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +43,7 @@ func TestBlockVolume(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := vol.GetVolume().GetVolumeId()
-	w := &Walk{Ctrl: ctrl, Node: node, Dir: dir, Nodes: [2]string{NodeID("block-node"), NodeID("block-node")}, volumes: []string{id}, Say: t.Logf}
+	w := (&testbed.Walk{Ctrl: ctrl, Node: node, Dir: dir, Nodes: [2]string{testbed.NodeID("block-node"), testbed.NodeID("block-node")}, Say: t.Logf}).Own([]string{id}, nil)
 	defer func() {
 		if err := w.Cleanup(context.WithoutCancel(ctx)); err != nil {
 			t.Error(err)
@@ -51,7 +53,7 @@ func TestBlockVolume(t *testing.T) {
 	staging, target := filepath.Join(dir, "staging"), filepath.Join(dir, "pod", "dev")
 	pattern := bytes.Repeat([]byte("cinder-csi block "), 256)
 	for round := 0; round < 2; round++ {
-		pub, err := ctrl.ControllerPublishVolume(ctx, &csi.ControllerPublishVolumeRequest{VolumeId: id, NodeId: NodeID("block-node"), VolumeCapability: blockCap()})
+		pub, err := ctrl.ControllerPublishVolume(ctx, &csi.ControllerPublishVolumeRequest{VolumeId: id, NodeId: testbed.NodeID("block-node"), VolumeCapability: blockCap()})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -92,7 +94,7 @@ func TestBlockVolume(t *testing.T) {
 		if _, err := node.NodeUnstageVolume(ctx, &csi.NodeUnstageVolumeRequest{VolumeId: id, StagingTargetPath: staging}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := ctrl.ControllerUnpublishVolume(ctx, &csi.ControllerUnpublishVolumeRequest{VolumeId: id, NodeId: NodeID("block-node")}); err != nil {
+		if _, err := ctrl.ControllerUnpublishVolume(ctx, &csi.ControllerUnpublishVolumeRequest{VolumeId: id, NodeId: testbed.NodeID("block-node")}); err != nil {
 			t.Fatal(err)
 		}
 	}

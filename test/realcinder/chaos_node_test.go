@@ -18,7 +18,6 @@ import (
 	"github.com/cinder-csi/cinder-csi-driver/pkg/driver"
 	"github.com/cinder-csi/cinder-csi-driver/test/internal/inventory"
 	"github.com/cinder-csi/cinder-csi-driver/test/internal/testbed"
-	"github.com/cinder-csi/cinder-csi-driver/test/realcinder"
 )
 
 const (
@@ -55,19 +54,19 @@ func TestChaosNode(t *testing.T) {
 	// The node describes itself as the chart's node plugin does: --node-ip, open-iscsi's
 	// initiator name file, the publish key that signs its node ID.
 	initiatorFile := filepath.Join(bed.dir, "initiatorname.iscsi")
-	if err := os.WriteFile(initiatorFile, []byte("InitiatorName="+realcinder.Node(host).Initiator+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(initiatorFile, []byte("InitiatorName="+testbed.Node(host).Initiator+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	node := newDriverProcess(bed.bin, bed.dir, "node", "--mode=node", "--attacher=cinder", "--node-id="+host,
-		"--zone=nova", "--state-dir="+filepath.Join(bed.dir, "state"), "--node-ip="+realcinder.Node(host).IP,
+		"--zone=nova", "--state-dir="+filepath.Join(bed.dir, "state"), "--node-ip="+testbed.Node(host).IP,
 		"--iscsi-initiator-file="+initiatorFile, bed.keyFlag)
 	if err := node.start(); err != nil {
 		t.Fatal(err)
 	}
 	defer node.stop()
 	nodeID := reportedNodeID(ctx, t, node)
-	if nodeID != realcinder.NodeID(host) {
-		t.Fatalf("the node plugin reports node ID %q; want %q (host, IP, initiator, signature)", nodeID, realcinder.NodeID(host))
+	if nodeID != testbed.NodeID(host) {
+		t.Fatalf("the node plugin reports node ID %q; want %q (host, IP, initiator, signature)", nodeID, testbed.NodeID(host))
 	}
 	c := &chaosClient{p: ctrl, direct: bed.direct}
 
@@ -104,7 +103,7 @@ func TestChaosNode(t *testing.T) {
 	}
 	// What the node said of itself reached the backend: Cinder stored the attachment's
 	// connector with the node's host, IP and initiator name.
-	checkStoredConnector(ctx, t, bed.direct, volID, realcinder.Node(host))
+	checkStoredConnector(ctx, t, bed.direct, volID, testbed.Node(host))
 	defer func() {
 		for _, s := range []struct {
 			what string

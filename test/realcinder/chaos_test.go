@@ -24,7 +24,6 @@ import (
 	"github.com/cinder-csi/cinder-csi-driver/pkg/cinder"
 	"github.com/cinder-csi/cinder-csi-driver/test/internal/inventory"
 	"github.com/cinder-csi/cinder-csi-driver/test/internal/testbed"
-	"github.com/cinder-csi/cinder-csi-driver/test/realcinder"
 	"github.com/cinder-csi/cinder-csi-driver/test/sanityrun"
 )
 
@@ -151,7 +150,7 @@ func TestChaosController(t *testing.T) {
 // client (not through the proxy) and the test bed's clouds.yaml.
 type chaosBed struct {
 	bin, dir, clouds string
-	// keyFlag is --publish-key-file with realcinder.PublishKey, for every process.
+	// keyFlag is --publish-key-file with testbed.PublishKey, for every process.
 	keyFlag string
 	direct  *cinder.Client
 }
@@ -166,12 +165,12 @@ func requireChaosBed(t *testing.T) *chaosBed {
 	if os.Geteuid() != 0 {
 		skip("the node service mounts loop devices: run as root")
 	}
-	direct, err := realcinder.Client(context.Background(), "local")
+	direct, err := testbed.Client(context.Background(), "local")
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	keyFlag, err := realcinder.WritePublishKey(dir)
+	keyFlag, err := testbed.WritePublishKey(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -293,11 +292,11 @@ func (c *chaosClient) life(ctx context.Context, name string) error {
 			return err
 		}, func() error { return c.exactly(ctx, name+"-restore", 1) }},
 		{"ControllerPublishVolume", func(ctx context.Context, cc csi.ControllerClient) error {
-			_, err := cc.ControllerPublishVolume(ctx, &csi.ControllerPublishVolumeRequest{VolumeId: volID, NodeId: realcinder.NodeID("chaos-node"), VolumeCapability: caps[0]})
+			_, err := cc.ControllerPublishVolume(ctx, &csi.ControllerPublishVolumeRequest{VolumeId: volID, NodeId: testbed.NodeID("chaos-node"), VolumeCapability: caps[0]})
 			return err
 		}, func() error { return c.attachments(ctx, volID, 1) }},
 		{"ControllerUnpublishVolume", func(ctx context.Context, cc csi.ControllerClient) error {
-			_, err := cc.ControllerUnpublishVolume(ctx, &csi.ControllerUnpublishVolumeRequest{VolumeId: volID, NodeId: realcinder.NodeID("chaos-node")})
+			_, err := cc.ControllerUnpublishVolume(ctx, &csi.ControllerUnpublishVolumeRequest{VolumeId: volID, NodeId: testbed.NodeID("chaos-node")})
 			return err
 		}, func() error { return c.attachments(ctx, volID, 0) }},
 		{"DeleteVolume (restore)", func(ctx context.Context, cc csi.ControllerClient) error {

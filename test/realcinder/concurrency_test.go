@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/cinder-csi/cinder-csi-driver/pkg/cinder"
+	"github.com/cinder-csi/cinder-csi-driver/test/internal/testbed"
 )
 
 // retryLikeASidecar calls f until it answers something other than Aborted or
@@ -42,7 +43,7 @@ func TestConcurrency(t *testing.T) {
 	check := leakCheck(t, c)
 	dir := t.TempDir()
 	const node, limit = "concurrency-node", 2
-	conn, stop, err := StartDriver(ctx, c, dir, node, limit)
+	conn, stop, err := testbed.StartDriver(ctx, c, dir, node, limit)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +53,7 @@ func TestConcurrency(t *testing.T) {
 		}
 	}()
 	cs := csi.NewControllerClient(conn)
-	volCap := mountCap()
+	volCap := testbed.MountCap()
 	create := func(name string) (string, error) {
 		var id string
 		err := retryLikeASidecar(ctx, func() error {
@@ -66,7 +67,7 @@ func TestConcurrency(t *testing.T) {
 	var made []string
 	defer func() {
 		for _, id := range made {
-			_, _ = cs.ControllerUnpublishVolume(context.Background(), &csi.ControllerUnpublishVolumeRequest{VolumeId: id, NodeId: NodeID(node)})
+			_, _ = cs.ControllerUnpublishVolume(context.Background(), &csi.ControllerUnpublishVolumeRequest{VolumeId: id, NodeId: testbed.NodeID(node)})
 			_ = retryLikeASidecar(context.Background(), func() error {
 				_, err := cs.DeleteVolume(context.Background(), &csi.DeleteVolumeRequest{VolumeId: id})
 				return err
@@ -118,7 +119,7 @@ func TestConcurrency(t *testing.T) {
 		}
 		publish := func(id string) error {
 			return retryLikeASidecar(ctx, func() error {
-				_, err := cs.ControllerPublishVolume(ctx, &csi.ControllerPublishVolumeRequest{VolumeId: id, NodeId: NodeID(node), VolumeCapability: volCap})
+				_, err := cs.ControllerPublishVolume(ctx, &csi.ControllerPublishVolumeRequest{VolumeId: id, NodeId: testbed.NodeID(node), VolumeCapability: volCap})
 				return err
 			})
 		}

@@ -7,5 +7,9 @@
 // $CINDER_CSI_CLOUDS). Where it is missing they skip, saying how to start it; with
 // REQUIRE_REAL_CINDER=1 (as make test sets it) they fail instead.
 //
-// RunLifecycle, the walk through a volume's life, is shared with make demo.
+// The walk through a volume's life (testbed.Walk) is shared with make demo; the
+// helpers that run the driver in-process for a suite are package testbed's too.
 package realcinder
+
+// gib is one GiB in bytes.
+const gib = int64(1) << 30

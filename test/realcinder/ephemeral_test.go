@@ -22,11 +22,11 @@ import (
 func startEphemeralNode(ctx context.Context, t *testing.T, c *cinder.Client, dir, node string) (csi.NodeClient, func()) {
 	t.Helper()
 	sock := filepath.Join(dir, "node.sock")
-	o := DriverOptions("unix://"+sock, node)
+	o := testbed.DriverOptions("unix://"+sock, node)
 	o.Mode, o.Ephemeral, o.StateDir, o.EphemeralMaxSizeGiB = driver.ModeNode, true, filepath.Join(dir, "state"), 2
-	mounter, locators := NodeDeps()
-	d, err := driver.New(o, driver.Deps{Mounter: mounter, Locators: locators, Node: Node(node),
-		NodeCloud: c, NodeAttacher: c.CinderAttacher(), Version: "ephemeral-test", PublishKey: []byte(PublishKey)})
+	mounter, locators := testbed.NodeDeps()
+	d, err := driver.New(o, driver.Deps{Mounter: mounter, Locators: locators, Node: testbed.Node(node),
+		NodeCloud: c, NodeAttacher: c.CinderAttacher(), Version: "ephemeral-test", PublishKey: []byte(testbed.PublishKey)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +63,7 @@ func TestEphemeralInline(t *testing.T) {
 	node := "ephemeral-node"
 	handle := fmt.Sprintf("csi-%d", time.Now().UnixNano())
 	target := filepath.Join(dir, "pods", "p1", "volumes", "data")
-	req := &csi.NodePublishVolumeRequest{VolumeId: handle, TargetPath: target, VolumeCapability: mountCap(),
+	req := &csi.NodePublishVolumeRequest{VolumeId: handle, TargetPath: target, VolumeCapability: testbed.MountCap(),
 		VolumeContext: map[string]string{"csi.storage.k8s.io/ephemeral": "true", "size": "1Gi", "type": "fast",
 			"csi.storage.k8s.io/pod.name": "p1", "csi.storage.k8s.io/pod.namespace": "ns", "csi.storage.k8s.io/pod.uid": "u1"}}
 	nodeClient, stop := startEphemeralNode(ctx, t, c, dir, node)

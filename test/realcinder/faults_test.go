@@ -100,7 +100,7 @@ func TestTransientErrorsAreInvisible(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	conn, stop, err := StartDriver(ctx, c, dir, "fault-node", 4)
+	conn, stop, err := testbed.StartDriver(ctx, c, dir, "fault-node", 4)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +108,7 @@ func TestTransientErrorsAreInvisible(t *testing.T) {
 	ctrl := csi.NewControllerClient(conn)
 	prefix := fmt.Sprintf("faults-%d", time.Now().UnixNano()%1_000_000)
 	vol, err := ctrl.CreateVolume(ctx, &csi.CreateVolumeRequest{Name: prefix + "-vol", CapacityRange: &csi.CapacityRange{RequiredBytes: gib},
-		VolumeCapabilities: []*csi.VolumeCapability{mountCap()}})
+		VolumeCapabilities: []*csi.VolumeCapability{testbed.MountCap()}})
 	if err != nil {
 		t.Fatalf("CreateVolume through the faults: %v", err)
 	}
@@ -130,8 +130,8 @@ func TestTransientErrorsAreInvisible(t *testing.T) {
 		}
 	}
 	fp.mu.Unlock()
-	w := &Walk{Ctrl: ctrl, Node: csi.NewNodeClient(conn), Dir: dir, Nodes: [2]string{NodeID("fault-node"), NodeID("fault-node")},
-		volumes: []string{vol.GetVolume().GetVolumeId()}, snapshots: []string{snap.GetSnapshot().GetSnapshotId()}, Say: t.Logf}
+	w := (&testbed.Walk{Ctrl: ctrl, Node: csi.NewNodeClient(conn), Dir: dir, Nodes: [2]string{testbed.NodeID("fault-node"), testbed.NodeID("fault-node")},
+		Say: t.Logf}).Own([]string{vol.GetVolume().GetVolumeId()}, []string{snap.GetSnapshot().GetSnapshotId()})
 	// Cinder refuses to delete a snapshot that is still being made.
 	for i := 0; i < 60; i++ {
 		s, err := ctrl.CreateSnapshot(ctx, &csi.CreateSnapshotRequest{Name: prefix + "-snap", SourceVolumeId: vol.GetVolume().GetVolumeId()})

@@ -29,7 +29,7 @@ func client(t *testing.T, cloudName string) *cinder.Client {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	c, err := Client(ctx, cloudName)
+	c, err := testbed.Client(ctx, cloudName)
 	if err != nil {
 		t.Fatalf("connecting to cloud %s of the test bed: %v", cloudName, err)
 	}
@@ -67,7 +67,7 @@ func TestLifecycle(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	dir := t.TempDir()
-	conn, stop, err := StartDriver(ctx, c, dir, "walk-node-a", 16)
+	conn, stop, err := testbed.StartDriver(ctx, c, dir, "walk-node-a", 16)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +76,7 @@ func TestLifecycle(t *testing.T) {
 			t.Errorf("driver: %v", err)
 		}
 	}()
-	w := NewWalk(conn, dir, [2]string{NodeID("walk-node-a"), NodeID("walk-node-b")}, t.Logf)
+	w := testbed.NewWalk(conn, dir, [2]string{testbed.NodeID("walk-node-a"), testbed.NodeID("walk-node-b")}, t.Logf)
 	if err := w.Run(ctx); err != nil {
 		t.Fatal(err)
 	}

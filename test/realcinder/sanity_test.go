@@ -6,12 +6,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cinder-csi/cinder-csi-driver/test/internal/testbed"
 	"github.com/cinder-csi/cinder-csi-driver/test/sanityrun"
 )
 
 // skippedOnRealCinder names the sanity cases that cannot apply here, with why.
 // None: a node that does not exist is told apart by its node ID's signature (the
-// suites' drivers hold realcinder.PublishKey, pkg/driver/node_id.go).
+// suites' drivers hold testbed.PublishKey, pkg/driver/node_id.go).
 var skippedOnRealCinder = map[string]string{}
 
 // TestSanityRealCinder runs csi-sanity against the driver on the real local Cinder,
@@ -24,7 +25,7 @@ func TestSanityRealCinder(t *testing.T) {
 	defer cancel()
 	const node = "sanity-real-node"
 	check := leakCheck(t, c)
-	conn, stop, err := StartDriver(ctx, c, dir, node, 3)
+	conn, stop, err := testbed.StartDriver(ctx, c, dir, node, 3)
 	if err != nil {
 		t.Fatal(err)
 	}

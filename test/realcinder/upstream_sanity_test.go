@@ -15,7 +15,6 @@ import (
 
 	"github.com/cinder-csi/cinder-csi-driver/test/internal/inventory"
 	"github.com/cinder-csi/cinder-csi-driver/test/internal/testbed"
-	"github.com/cinder-csi/cinder-csi-driver/test/realcinder"
 	"github.com/cinder-csi/cinder-csi-driver/test/sanityrun"
 )
 
@@ -37,7 +36,7 @@ func TestUpstreamSanityBinary(t *testing.T) {
 		skip("%v", err)
 	}
 	ctx := context.Background()
-	c, err := realcinder.Client(ctx, "local")
+	c, err := testbed.Client(ctx, "local")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +86,7 @@ func TestUpstreamSanityBinary(t *testing.T) {
 					}
 				}
 			}()
-			conn, stop, err := realcinder.StartDriver(ctx, c, dir, "upstream-sanity-node", 8)
+			conn, stop, err := testbed.StartDriver(ctx, c, dir, "upstream-sanity-node", 8)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -9,7 +9,7 @@ import (
 	"github.com/cinder-csi/cinder-csi-driver/pkg/cinder"
 	"github.com/cinder-csi/cinder-csi-driver/pkg/driver"
 	"github.com/cinder-csi/cinder-csi-driver/pkg/mount"
-	"github.com/cinder-csi/cinder-csi-driver/test/realcinder"
+	"github.com/cinder-csi/cinder-csi-driver/test/internal/testbed"
 )
 
 // Node is the driver as it runs on one test server: controller and node service in
@@ -30,10 +30,10 @@ func StartNode(ctx context.Context, cloud *cinder.Client, h *Hypervisor, srv *Se
 	if err := h.AddServer(srv, n.DevDir); err != nil {
 		return nil, err
 	}
-	o := realcinder.DriverOptions("unix://"+n.Sock, srv.ID)
+	o := testbed.DriverOptions("unix://"+n.Sock, srv.ID)
 	o.Attacher = driver.AttacherNova
-	mounter, _ := realcinder.NodeDeps()
-	conn, stop, err := realcinder.Serve(ctx, o, driver.Deps{
+	mounter, _ := testbed.NodeDeps()
+	conn, stop, err := testbed.Serve(ctx, o, driver.Deps{
 		Cloud: cloud, Attacher: cloud.NovaAttacher(), Mounter: mounter,
 		// No udev trigger: the stand-in links the disk when Nova attaches it.
 		Locators:          map[string]mount.DeviceLocator{driver.AttacherNova: mount.NewNovaLocator(n.DevDir, nil)},

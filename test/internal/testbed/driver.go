@@ -1,4 +1,4 @@
-package realcinder
+package testbed
 
 import (
 	"context"
@@ -15,12 +15,11 @@ import (
 	"github.com/cinder-csi/cinder-csi-driver/pkg/cinder"
 	"github.com/cinder-csi/cinder-csi-driver/pkg/driver"
 	"github.com/cinder-csi/cinder-csi-driver/pkg/mount"
-	"github.com/cinder-csi/cinder-csi-driver/test/internal/testbed"
 )
 
 // Client connects to one cloud of the test bed.
 func Client(ctx context.Context, cloudName string) (*cinder.Client, error) {
-	path, err := testbed.CloudsFile()
+	path, err := CloudsFile()
 	if err != nil {
 		return nil, err
 	}
@@ -97,8 +96,8 @@ func Serve(ctx context.Context, o driver.Options, deps driver.Deps) (*grpc.Clien
 	}
 	sock := strings.TrimPrefix(o.Endpoint, "unix://")
 	rctx, cancel := context.WithCancel(ctx)
-	exited, wait := testbed.Run(func() error { return d.Run(rctx) })
-	if err := testbed.WaitServing(ctx, sock, exited, 5*time.Second); err != nil {
+	exited, wait := Run(func() error { return d.Run(rctx) })
+	if err := WaitServing(ctx, sock, exited, 5*time.Second); err != nil {
 		cancel()
 		return nil, nil, fmt.Errorf("%w (it stopped with: %v)", err, wait())
 	}

@@ -1,4 +1,4 @@
-package realcinder
+package testbed
 
 import (
 	"context"
@@ -42,13 +42,21 @@ type Step struct {
 	Duration time.Duration
 }
 
+// Own makes Cleanup delete volumes and snapshots made outside the walk's steps.
+func (w *Walk) Own(volumes, snapshots []string) *Walk {
+	w.volumes = append(w.volumes, volumes...)
+	w.snapshots = append(w.snapshots, snapshots...)
+	return w
+}
+
 // NewWalk prepares a walk over conn.
 func NewWalk(conn *grpc.ClientConn, dir string, nodes [2]string, say func(string, ...any)) *Walk {
 	return &Walk{Ctrl: csi.NewControllerClient(conn), Node: csi.NewNodeClient(conn), Dir: dir, Nodes: nodes, Say: say,
 		Prefix: fmt.Sprintf("walk-%d", time.Now().UnixNano()%1_000_000)}
 }
 
-func mountCap() *csi.VolumeCapability {
+// MountCap is a single-node-writer ext4 filesystem capability.
+func MountCap() *csi.VolumeCapability {
 	return &csi.VolumeCapability{
 		AccessType: &csi.VolumeCapability_Mount{Mount: &csi.VolumeCapability_MountVolume{FsType: "ext4"}},
 		AccessMode: &csi.VolumeCapability_AccessMode{Mode: csi.VolumeCapability_AccessMode_SINGLE_NODE_WRITER},
@@ -71,7 +79,7 @@ func (w *Walk) step(name string, f func() error) error {
 func (w *Walk) create(ctx context.Context, name string, size int64, src *csi.VolumeContentSource) (string, error) {
 	resp, err := w.Ctrl.CreateVolume(ctx, &csi.CreateVolumeRequest{
 		Name: w.Prefix + "-" + name, CapacityRange: &csi.CapacityRange{RequiredBytes: size},
-		VolumeCapabilities: []*csi.VolumeCapability{mountCap()}, VolumeContentSource: src,
+		VolumeCapabilities: []*csi.VolumeCapability{MountCap()}, VolumeContentSource: src,
 		Parameters: map[string]string{"type": "standard", "csi.storage.k8s.io/pvc/name": name, "csi.storage.k8s.io/pvc/namespace": "walk"},
 	})
 	if err != nil {
@@ -118,7 +126,7 @@ func (w *Walk) paths(volumeID string) (string, string) {
 
 // attach publishes, stages and mounts the volume on node; it returns the mount path.
 func (w *Walk) attach(ctx context.Context, volumeID, node string) (string, error) {
-	pub, err := w.Ctrl.ControllerPublishVolume(ctx, &csi.ControllerPublishVolumeRequest{VolumeId: volumeID, NodeId: node, VolumeCapability: mountCap()})
+	pub, err := w.Ctrl.ControllerPublishVolume(ctx, &csi.ControllerPublishVolumeRequest{VolumeId: volumeID, NodeId: node, VolumeCapability: MountCap()})
 	if err != nil {
 		return "", fmt.Errorf("publish to %s: %w", node, err)
 	}
@@ -127,11 +135,11 @@ func (w *Walk) attach(ctx context.Context, volumeID, node string) (string, error
 		return "", err
 	}
 	if _, err := w.Node.NodeStageVolume(ctx, &csi.NodeStageVolumeRequest{VolumeId: volumeID, StagingTargetPath: staging,
-		VolumeCapability: mountCap(), PublishContext: pub.GetPublishContext()}); err != nil {
+		VolumeCapability: MountCap(), PublishContext: pub.GetPublishContext()}); err != nil {
 		return "", fmt.Errorf("stage: %w", err)
 	}
 	if _, err := w.Node.NodePublishVolume(ctx, &csi.NodePublishVolumeRequest{VolumeId: volumeID, StagingTargetPath: staging,
-		TargetPath: target, VolumeCapability: mountCap(), PublishContext: pub.GetPublishContext()}); err != nil {
+		TargetPath: target, VolumeCapability: MountCap(), PublishContext: pub.GetPublishContext()}); err != nil {
 		return "", fmt.Errorf("node publish: %w", err)
 	}
 	return target, nil
