@@ -9,17 +9,18 @@
 #    etcd, csi-attacher, csi-resizer, csi-snapshotter and snapshot-controller: every
 #    ./staging/src/k8s.io/X replace of k8s.io/kubernetes becomes k8s.io/X v0.<minor>.<patch>,
 #    so all of them share one compiled set of k8s libraries.
-#  - csi-provisioner v6.3.0 does not compile against client-go v0.37: it is built in
-#    a copy of its own module source (its go.mod replaces are honoured there).
+#  - csi-provisioner is built in a copy of its own module source (its go.mod
+#    replaces, k8s libraries v0.36 against client-go v0.37, are honoured there).
 #  - helm: plain go install. The snapshot CRDs come from the client/v8 module.
-# The module proxy here is a curated mirror: external-provisioner v6.4.0 needs a
-# sig-storage-lib-external-provisioner that is refused, k8s.io/kubernetes v1.37.2's zip is
-# refused; node-driver-registrar and livenessprobe are not on it at all.
+# The module proxy here is a curated mirror: k8s.io/kubernetes v1.37.2's zip is refused;
+# node-driver-registrar and livenessprobe are not on it at all. external-provisioner
+# v6.4.0 (and the sig-storage-lib-external-provisioner v13.1.0 it needs) is served since
+# 2026-12-02; it builds here in about 5 minutes on 2 cores.
 set -euo pipefail
 BIN=$(mkdir -p "${1:?bin dir}" && cd "$1" && pwd)
 K8S_VERSION=${K8S_VERSION:-v1.37.1}
 ETCD_VERSION=${ETCD_VERSION:-v3.7.3}
-PROVISIONER_VERSION=${PROVISIONER_VERSION:-v6.3.0}
+PROVISIONER_VERSION=${PROVISIONER_VERSION:-v6.4.0}
 ATTACHER_VERSION=${ATTACHER_VERSION:-v4.13.0}
 SNAPSHOTTER_VERSION=${SNAPSHOTTER_VERSION:-v8.7.0}
 RESIZER_VERSION=${RESIZER_VERSION:-v2.3.0}
