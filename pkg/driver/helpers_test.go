@@ -68,25 +68,28 @@ func wantCode(t *testing.T, err error, code codes.Code) {
 // fakeMounter and fakeLocator are the host seams for node unit tests; real mounts are
 // covered by pkg/mount's and the sanity suite's loop-device tests.
 type fakeMounter struct {
-	mounts map[string]string // target -> source
+	mounts map[string]string   // target -> source
+	opts   map[string][]string // target -> mount options
 	calls  []string
 	// mountErr, if set, is FormatAndMount's answer.
 	mountErr error
 }
 
-func newFakeMounter() *fakeMounter { return &fakeMounter{mounts: map[string]string{}} }
+func newFakeMounter() *fakeMounter {
+	return &fakeMounter{mounts: map[string]string{}, opts: map[string][]string{}}
+}
 
-func (m *fakeMounter) FormatAndMount(_ context.Context, device, target, fsType string, _, _ []string) error {
+func (m *fakeMounter) FormatAndMount(_ context.Context, device, target, fsType string, opts, _ []string) error {
 	m.calls = append(m.calls, "format-mount "+device+" "+target+" "+fsType)
 	if m.mountErr != nil {
 		return m.mountErr
 	}
-	m.mounts[target] = device
+	m.mounts[target], m.opts[target] = device, opts
 	return nil
 }
-func (m *fakeMounter) BindMount(source, target string, ro bool, _ []string) error {
+func (m *fakeMounter) BindMount(source, target string, ro bool, opts []string) error {
 	m.calls = append(m.calls, "bind "+source+" "+target)
-	m.mounts[target] = source
+	m.mounts[target], m.opts[target] = source, opts
 	return nil
 }
 func (m *fakeMounter) Unmount(target string) error {

@@ -194,3 +194,27 @@ func TestNodeSingleWriter(t *testing.T) {
 		})
 	}
 }
+
+// kubelet's SELinuxMount (the CSIDriver's seLinuxMount) adds the pod's label as a
+// context= mount option to NodeStageVolume and NodePublishVolume: it reaches the
+// filesystem's mount and the bind mount unchanged.
+func TestSELinuxContextReachesMounts(t *testing.T) {
+	ctx := context.Background()
+	d, m, _ := newTestNode(t)
+	const label = `context="system_u:object_r:container_file_t:s0:c12,c34"`
+	capability := mountCap()
+	capability.GetMount().MountFlags = []string{label}
+	if _, err := d.NodeStageVolume(ctx, &csi.NodeStageVolumeRequest{VolumeId: volID, StagingTargetPath: "/s",
+		VolumeCapability: capability, PublishContext: cinderPC()}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.NodePublishVolume(ctx, &csi.NodePublishVolumeRequest{VolumeId: volID, StagingTargetPath: "/s",
+		TargetPath: "/t", VolumeCapability: capability, PublishContext: cinderPC()}); err != nil {
+		t.Fatal(err)
+	}
+	for _, target := range []string{"/s", "/t"} {
+		if got := m.opts[target]; len(got) != 1 || got[0] != label {
+			t.Errorf("mount options at %s = %q, want [%s]", target, got, label)
+		}
+	}
+}

@@ -50,6 +50,15 @@ func TestFormatAndMountOptions(t *testing.T) {
 			wantOpts:     []string{"noatime", "nouuid", "defaults"},
 		},
 		{
+			// kubelet's SELinuxMount: the pod's label as kubelet writes it, quoted, with
+			// a comma inside the quotes.
+			name:         "an SELinux context reaches mount as it came",
+			fsType:       "ext4",
+			mountOptions: []string{seContext},
+			mkfs:         argv("mkfs.ext4", "-L", "data", "-F", "-m0"),
+			wantOpts:     []string{seContext, "defaults"},
+		},
+		{
 			name:         "ext4 keeps its options",
 			fsType:       "ext4",
 			mountOptions: []string{"noatime"},
@@ -148,6 +157,28 @@ func TestClassifyMountError(t *testing.T) {
 	plain := errors.New("mount failed")
 	if got := classifyMountError(plain); got != plain {
 		t.Errorf("an untyped error changed: %v", got)
+	}
+}
+
+// seContext is the mount option kubelet adds with SELinuxMount (CSIDriver seLinuxMount).
+const seContext = `context="system_u:object_r:container_file_t:s0:c12,c34"`
+
+// A publish of a staged volume carries the same context option: a bind mount
+// shares the staged filesystem's superblock, whose label the stage set.
+func TestBindMountKeepsSELinuxContext(t *testing.T) {
+	dir := t.TempDir()
+	source, target := filepath.Join(dir, "staging"), filepath.Join(dir, "pod", "mount")
+	if err := os.Mkdir(source, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	fm := mountutils.NewFakeMounter([]mountutils.MountPoint{{Device: "/dev/vdb", Path: source, Type: "ext4", Opts: []string{seContext}}})
+	m := NewMounterWith(fm, scriptedExec(t))
+	if err := m.BindMount(source, target, false, []string{seContext}); err != nil {
+		t.Fatal(err)
+	}
+	want := mountutils.MountPoint{Device: "/dev/vdb", Path: target, Type: "", Opts: []string{"bind", seContext}} // the fake resolves a bind to its device
+	if len(fm.MountPoints) != 2 || !equalMountPoint(fm.MountPoints[1], want) {
+		t.Errorf("mounts = %+v, want the staging mount and %+v", fm.MountPoints, want)
 	}
 }
 
