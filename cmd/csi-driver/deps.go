@@ -71,6 +71,7 @@ func buildDeps(ctx context.Context, opts driver.Options) (driver.Deps, error) {
 	if opts.Mode != driver.ModeController {
 		exec := utilexec.New()
 		deps.Mounter = mount.NewMounter()
+		deps.StorageHealth = driver.NodeStorage(opts)
 		deps.Metrics.StagedVolumes(func() (int, error) { return mount.CountStaged(opts.DriverName) })
 		deps.Locators = map[string]mount.DeviceLocator{
 			driver.AttacherNova:   mount.NewNovaLocator(mount.DefaultDevDir, mount.UdevadmTrigger(exec)),

@@ -35,7 +35,7 @@ type Deps struct {
 	Cloud    cinder.Cloud
 	Attacher cinder.Attacher
 	Mounter  mount.Mounter
-	// Locators find a volume's device per attach path (mount.AttacherNova, mount.AttacherCinder).
+	// Locators find a volume's device per attach path (AttacherNova, AttacherCinder).
 	Locators map[string]mount.DeviceLocator
 	Node     NodeIdentity
 	// MaxVolumesPerNode is the resolved attach limit (flag, cloud.conf or default).
@@ -52,6 +52,9 @@ type Deps struct {
 	// Metrics records the driver's metrics, served at /metrics on --http-endpoint;
 	// nil records nothing.
 	Metrics *metrics.Metrics
+	// StorageHealth checks the node's storage for NodeGetStorageHealth
+	// (mount.NodeStorage); nil: the node plugin does not advertise it.
+	StorageHealth interface{ Problems() []mount.StorageProblem }
 }
 
 // CSISpecVersion is the CSI spec the driver implements.

@@ -111,6 +111,10 @@ func unavailable(format string, args ...any) error {
 	return newStatus(codes.Unavailable, nil, format, args...)
 }
 
+func unimplemented(format string, args ...any) error {
+	return newStatus(codes.Unimplemented, nil, format, args...)
+}
+
 func internal(format string, args ...any) error {
 	return newStatus(codes.Internal, nil, format, args...)
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
+
+	"github.com/cinder-csi/cinder-csi-driver/pkg/mount"
 )
 
 // NodeGetVolumeHealth checks the paths it is given: a missing or stale mount makes the
@@ -46,4 +48,37 @@ func (d *Driver) pathProblem(path string) string {
 		return "is not a mount point"
 	}
 	return ""
+}
+
+// NodeGetStorageHealth reports what is wrong with the node's storage as a whole
+// (mount.NodeStorage): UNREACHABLE when no volume it concerns can be staged here,
+// DEGRADED when volumes of one filesystem lose a tool; nothing when healthy.
+func (d *Driver) NodeGetStorageHealth(context.Context, *csi.NodeGetStorageHealthRequest) (*csi.NodeGetStorageHealthResponse, error) {
+	if d.deps.StorageHealth == nil {
+		return nil, unimplemented("NodeGetStorageHealth: this node plugin has no storage health check")
+	}
+	out := &csi.NodeGetStorageHealthResponse{}
+	for _, p := range d.deps.StorageHealth.Problems() {
+		h := &csi.NodeGetStorageHealthResponse_StorageBackendHealth{Status: csi.StorageHealthErrorType_STORAGE_DEGRADED, Reason: p.Reason, Message: p.Message}
+		if p.Unreachable {
+			h.Status = csi.StorageHealthErrorType_STORAGE_UNREACHABLE
+		}
+		if p.FSType != "" {
+			h.VolumeCapability = &csi.VolumeCapability{AccessType: &csi.VolumeCapability_Mount{Mount: &csi.VolumeCapability_MountVolume{FsType: p.FSType}}}
+		}
+		out.BackendHealth = append(out.BackendHealth, h)
+	}
+	return out, nil
+}
+
+// NodeStorage is what NodeGetStorageHealth checks on a node plugin with these
+// options: its state directory, the device nodes of its attach path, the tools.
+func NodeStorage(o Options) mount.NodeStorage {
+	n := mount.NodeStorage{StateDir: o.StateDir}
+	if o.Attacher == AttacherNova {
+		n.DiskByID = mount.DefaultDevDir
+	} else {
+		n.LoopControl = mount.LoopControl
+	}
+	return n
 }

@@ -6,6 +6,9 @@ import (
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/cinder-csi/cinder-csi-driver/pkg/mount"
 )
 
 const volID = "6b1d5c36-2d1f-4a4b-9d36-1b0c2f1e9a10"
@@ -216,5 +219,73 @@ func TestSELinuxContextReachesMounts(t *testing.T) {
 		if got := m.opts[target]; len(got) != 1 || got[0] != label {
 			t.Errorf("mount options at %s = %q, want [%s]", target, got, label)
 		}
+	}
+}
+
+type fakeStorage []mount.StorageProblem
+
+func (f fakeStorage) Problems() []mount.StorageProblem { return f }
+
+// NodeGetStorageHealth is advertised only with a check behind it, and says what the
+// check found: UNREACHABLE for the whole node, DEGRADED for one filesystem's volumes.
+func TestNodeGetStorageHealth(t *testing.T) {
+	ctx := context.Background()
+	advertised := func(d *Driver) bool {
+		caps, err := d.NodeGetCapabilities(ctx, &csi.NodeGetCapabilitiesRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range caps.GetCapabilities() {
+			if c.GetRpc().GetType() == csi.NodeServiceCapability_RPC_GET_STORAGE_HEALTH {
+				return true
+			}
+		}
+		return false
+	}
+	d, _, _ := newTestNode(t)
+	if advertised(d) {
+		t.Error("GET_STORAGE_HEALTH advertised without a check")
+	}
+	_, err := d.NodeGetStorageHealth(ctx, &csi.NodeGetStorageHealthRequest{})
+	wantCode(t, err, codes.Unimplemented)
+
+	for _, tc := range []struct {
+		name     string
+		problems fakeStorage
+		want     []*csi.NodeGetStorageHealthResponse_StorageBackendHealth
+	}{
+		{"healthy", nil, nil},
+		{"state directory and xfs", fakeStorage{
+			{Unreachable: true, Reason: "StateDirNotWritable", Message: "m1"},
+			{Reason: "FilesystemToolMissing", Message: "m2", FSType: "xfs"},
+		}, []*csi.NodeGetStorageHealthResponse_StorageBackendHealth{
+			{Status: csi.StorageHealthErrorType_STORAGE_UNREACHABLE, Reason: "StateDirNotWritable", Message: "m1"},
+			{Status: csi.StorageHealthErrorType_STORAGE_DEGRADED, Reason: "FilesystemToolMissing", Message: "m2",
+				VolumeCapability: &csi.VolumeCapability{AccessType: &csi.VolumeCapability_Mount{Mount: &csi.VolumeCapability_MountVolume{FsType: "xfs"}}}},
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := DefaultOptions()
+			opts.Mode, opts.Attacher = ModeNode, AttacherCinder
+			d, err := New(opts, Deps{Mounter: newFakeMounter(), Locators: testLocators(), Node: NodeIdentity{ID: testNode}, StorageHealth: tc.problems})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !advertised(d) {
+				t.Error("GET_STORAGE_HEALTH not advertised with a check")
+			}
+			resp, err := d.NodeGetStorageHealth(ctx, &csi.NodeGetStorageHealthRequest{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := resp.GetBackendHealth(); len(got) != len(tc.want) {
+				t.Fatalf("backend health %v, want %v", got, tc.want)
+			}
+			for i, w := range tc.want {
+				if !proto.Equal(resp.GetBackendHealth()[i], w) {
+					t.Errorf("entry %d: %v, want %v", i, resp.GetBackendHealth()[i], w)
+				}
+			}
+		})
 	}
 }

@@ -25,7 +25,7 @@ func startEphemeralNode(ctx context.Context, t *testing.T, c *cinder.Client, dir
 	o := testbed.DriverOptions("unix://"+sock, node)
 	o.Mode, o.Ephemeral, o.StateDir, o.EphemeralMaxSizeGiB = driver.ModeNode, true, filepath.Join(dir, "state"), 2
 	mounter, locators := testbed.NodeDeps()
-	d, err := driver.New(o, driver.Deps{Mounter: mounter, Locators: locators, Node: testbed.Node(node),
+	d, err := driver.New(o, driver.Deps{Mounter: mounter, Locators: locators, Node: testbed.Node(node), StorageHealth: driver.NodeStorage(o),
 		NodeCloud: c, NodeAttacher: c.CinderAttacher(), Version: "ephemeral-test", PublishKey: []byte(testbed.PublishKey)})
 	if err != nil {
 		t.Fatal(err)

@@ -33,8 +33,10 @@ func StartNode(ctx context.Context, cloud *cinder.Client, h *Hypervisor, srv *Se
 	o := testbed.DriverOptions("unix://"+n.Sock, srv.ID)
 	o.Attacher = driver.AttacherNova
 	mounter, _ := testbed.NodeDeps()
+	storage := driver.NodeStorage(o)
+	storage.DiskByID = n.DevDir // the stand-in's links, not udev's
 	conn, stop, err := testbed.Serve(ctx, o, driver.Deps{
-		Cloud: cloud, Attacher: cloud.NovaAttacher(), Mounter: mounter,
+		Cloud: cloud, Attacher: cloud.NovaAttacher(), Mounter: mounter, StorageHealth: storage,
 		// No udev trigger: the stand-in links the disk when Nova attaches it.
 		Locators:          map[string]mount.DeviceLocator{driver.AttacherNova: mount.NewNovaLocator(n.DevDir, nil)},
 		Node:              driver.NodeIdentity{ID: srv.ID, Zone: "nova"},

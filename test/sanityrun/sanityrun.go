@@ -56,7 +56,6 @@ func Config(dir, sock string) sanity.TestConfig {
 var DriverSkips = map[string]string{
 	"GroupControllerService not supported":                 "no group snapshots yet",
 	"ControllerPublishVolume.readonly field not supported": "Cinder attaches read-write; read-only is a mount option on the node",
-	"NodeGetStorageHealth not supported":                   "no node storage health report",
 	"SNAPSHOT_ACCESSIBILITY_CONSTRAINTS not supported":     "a Cinder snapshot has no topology of its own: it lives on its volume's backend",
 }
 

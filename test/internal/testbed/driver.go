@@ -81,8 +81,9 @@ func WritePublishKey(dir string) (string, error) {
 func StartDriver(ctx context.Context, cloud *cinder.Client, dir, host string, maxVolumes int) (*grpc.ClientConn, func() error, error) {
 	sock := filepath.Join(dir, "csi.sock")
 	mounter, locators := NodeDeps()
-	return Serve(ctx, DriverOptions("unix://"+sock, host), driver.Deps{
-		Cloud: cloud, Attacher: cloud.CinderAttacher(), Mounter: mounter, Locators: locators,
+	o := DriverOptions("unix://"+sock, host)
+	return Serve(ctx, o, driver.Deps{
+		Cloud: cloud, Attacher: cloud.CinderAttacher(), Mounter: mounter, Locators: locators, StorageHealth: driver.NodeStorage(o),
 		Node: Node(host), MaxVolumesPerNode: maxVolumes, Version: "realcinder-test", PublishKey: []byte(PublishKey),
 	})
 }
