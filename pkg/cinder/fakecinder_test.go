@@ -129,6 +129,10 @@ func (f *fakeOpenStack) volumeAction(w http.ResponseWriter, r *http.Request, id 
 			f.writeError(w, http.StatusBadRequest, "error_invalid_volume.json", "Invalid volume: Volume status must be 'available' to extend, but current status is: in-use.")
 			return
 		}
+		if prev != StatusInUse && prev != StatusAvailable {
+			f.writeError(w, http.StatusBadRequest, "error_invalid_volume.json", fmt.Sprintf("Invalid volume: Volume status must be 'available' or 'in-use' to extend, but current status is: %s.", prev))
+			return
+		}
 		fail := dig(v, "metadata")["fail"] == "extend"
 		v["status"] = StatusExtending
 		f.later(id, func(v map[string]any) {

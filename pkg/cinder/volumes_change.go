@@ -13,6 +13,22 @@ import (
 // already at least sizeGiB is returned as is, so a retried expansion is a no-op.
 func (c *Client) ExpandVolume(ctx context.Context, v *Volume, sizeGiB int) (*Volume, error) {
 	id := v.ID
+	if v.Status == StatusErrorExtending {
+		// An earlier extension failed and nobody reset the volume: Cinder refuses to
+		// extend it again until it is available or in-use. This is the retry that
+		// Kubernetes' RecoverVolumeExpansionFailure makes, maybe to a smaller size.
+		was := StatusAvailable
+		if len(v.Attachments) > 0 {
+			was = StatusInUse
+		}
+		if recovery, ok := c.resetFailedExtend(ctx, v, was); !ok {
+			return nil, fmt.Errorf("%w: volume %s is %q after a failed extension%s", ErrInvalidState, id, v.Status, recovery)
+		}
+		var err error
+		if v, err = c.GetVolume(ctx, id); err != nil {
+			return nil, fmt.Errorf("expand volume: %w", err)
+		}
+	}
 	if v.SizeGiB >= sizeGiB && v.Status != StatusExtending {
 		return v, nil
 	}
@@ -106,15 +122,22 @@ func (c *Client) recoverFromFailedExtend(ctx context.Context, v *Volume, previou
 	if previous != StatusInUse {
 		previous = StatusAvailable
 	}
+	recovery, _ := c.resetFailedExtend(ctx, v, previous)
+	return recovery
+}
+
+// resetFailedExtend resets a volume left in error_extending to previous (available
+// or in-use) and says what it did, for the caller's message; ok reports the reset.
+func (c *Client) resetFailedExtend(ctx context.Context, v *Volume, previous string) (string, bool) {
 	opts := volumes.ResetStatusOpts{Status: previous, AttachStatus: "detached"}
 	if previous == StatusInUse {
 		opts.AttachStatus = "attached"
 	}
 	if err := volumes.ResetStatus(ctx, c.cinder(mvCinderBase), v.ID, opts).ExtractErr(); err != nil {
 		klog.ErrorS(err, "Could not reset a volume left in error_extending", "volumeID", v.ID, "status", previous)
-		return fmt.Sprintf(" (resetting it to %q failed: %v; an admin can run: openstack volume set --state %s %s)", previous, mapError(err), previous, v.ID)
+		return fmt.Sprintf(" (resetting it to %q failed: %v; an admin can run: openstack volume set --state %s %s)", previous, mapError(err), previous, v.ID), false
 	}
 	klog.InfoS("Reset a volume left in error_extending", "volumeID", v.ID, "status", previous, "sizeGiB", v.SizeGiB)
 	c.observer().Repair(RepairErrorExtending)
-	return fmt.Sprintf(" (the driver reset it to %q at %d GiB, its data untouched)", previous, v.SizeGiB)
+	return fmt.Sprintf(" (the driver reset it to %q at %d GiB, its data untouched)", previous, v.SizeGiB), true
 }

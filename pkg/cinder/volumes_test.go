@@ -320,3 +320,62 @@ func TestAttachedHost(t *testing.T) {
 		}
 	}
 }
+
+// A volume an earlier failed extension left in error_extending (the reset failed
+// then) is reset before the retry, which Kubernetes' RecoverVolumeExpansionFailure
+// may make to a smaller size; without the right to reset, the error says what an
+// admin must run, and nothing is extended.
+func TestExpandVolumeAfterFailure(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		attached bool
+		canReset bool
+		want     error
+		status   string
+	}{
+		{name: "detached, reset, extended", canReset: true, status: StatusAvailable},
+		{name: "attached, reset, extended online", attached: true, canReset: true, status: StatusInUse},
+		{name: "no right to reset", want: ErrInvalidState, status: StatusErrorExtending},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFakeOpenStack(t)
+			f.do(func() { f.transitionPolls = 0 })
+			c := f.client(t)
+			ctx := context.Background()
+			v, err := c.CreateVolume(ctx, CreateVolumeOpts{Name: "grow", SizeGiB: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.do(func() {
+				f.volumes[v.ID]["status"] = StatusErrorExtending
+				if tc.attached {
+					f.volumes[v.ID]["attachments"] = []any{map[string]any{"attachment_id": "a1", "host_name": "node-a"}}
+				}
+				if !tc.canReset {
+					f.volumes[v.ID]["metadata"] = map[string]any{"fail": "reset"}
+				}
+			})
+			if v, err = c.GetVolume(ctx, v.ID); err != nil {
+				t.Fatal(err)
+			}
+			got, err := c.ExpandVolume(ctx, v, 2)
+			if !errors.Is(err, tc.want) || (tc.want == nil && err != nil) {
+				t.Fatalf("ExpandVolume: %v, want %v", err, tc.want)
+			}
+			var st, size any
+			f.do(func() { st, size = f.volumes[v.ID]["status"], f.volumes[v.ID]["size"] })
+			if st != tc.status {
+				t.Errorf("status %v, want %s", st, tc.status)
+			}
+			if tc.want != nil {
+				if !strings.Contains(err.Error(), "openstack volume set --state available "+v.ID) || f.calls("POST", "/action") != 1 {
+					t.Errorf("error %q (after %d actions): want the admin's command and no extension", err, f.calls("POST", "/action"))
+				}
+				return
+			}
+			if got.SizeGiB != 2 || size != float64(2) {
+				t.Errorf("after the retry: %d GiB (Cinder %v), want 2", got.SizeGiB, size)
+			}
+		})
+	}
+}
