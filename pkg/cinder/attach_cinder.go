@@ -83,12 +83,12 @@ func (a *cinderAttacher) attach(ctx context.Context, v *Volume, n Node) (*Attach
 		a.cleanUp(ctx, volumeID, created.ID)
 		return nil, fmt.Errorf("%w: Cinder attached volume %s to %s without connection info", ErrBackend, volumeID, node)
 	}
+	// Cinder's complete marks the attachment attached and the volume in-use in its
+	// database before it answers (AttachmentsController.complete, since 3.44): once
+	// it has answered there is nothing to wait for.
 	if err := attachments.Complete(ctx, c.cinder(mvAttachComplete), created.ID).ExtractErr(); err != nil {
 		a.cleanUp(ctx, volumeID, created.ID)
 		return nil, fmt.Errorf("complete attachment %s of volume %s: %w", created.ID, volumeID, mapError(err))
-	}
-	if _, err := c.waitAttached(ctx, kindCinderAttach, false, volumeID, node, nil); err != nil {
-		return nil, fmt.Errorf("attach: %w", err)
 	}
 	klog.V(2).InfoS("Volume attached", "volumeID", volumeID, "nodeID", node, "attachmentID", created.ID, "driverVolumeType", conn.DriverVolumeType)
 	return &Attachment{VolumeID: volumeID, NodeID: node, AttachmentID: created.ID, Connection: conn}, nil

@@ -26,7 +26,6 @@ const (
 	kindNovaAttach     = "nova-attach"
 	kindNovaDetach     = "nova-detach"
 	// Plain waits (they learn nothing, but are measured).
-	kindCinderAttach   = "cinder-attach"
 	kindCinderDetach   = "cinder-detach"
 	kindSettleToDelete = "settle-before-delete"
 	kindSurvivor       = "create-volume-survivor"
