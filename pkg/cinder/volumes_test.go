@@ -338,24 +338,20 @@ func TestExpandVolumeAfterFailure(t *testing.T) {
 		{name: "no right to reset", want: ErrInvalidState, status: StatusErrorExtending},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFakeOpenStack(t)
-			f.do(func() { f.transitionPolls = 0 })
-			c := f.client(t)
+			f, c, id := attachFixture(t)
 			ctx := context.Background()
-			v, err := c.CreateVolume(ctx, CreateVolumeOpts{Name: "grow", SizeGiB: 1})
-			if err != nil {
-				t.Fatal(err)
-			}
 			f.do(func() {
-				f.volumes[v.ID]["status"] = StatusErrorExtending
+				f.transitionPolls = 0
+				f.volumes[id]["status"] = StatusErrorExtending
 				if tc.attached {
-					f.volumes[v.ID]["attachments"] = []any{map[string]any{"attachment_id": "a1", "host_name": "node-a"}}
+					f.volumes[id]["attachments"] = []any{map[string]any{"attachment_id": "a1", "host_name": "node-a"}}
 				}
 				if !tc.canReset {
-					f.volumes[v.ID]["metadata"] = map[string]any{"fail": "reset"}
+					f.volumes[id]["metadata"] = map[string]any{"fail": "reset"}
 				}
 			})
-			if v, err = c.GetVolume(ctx, v.ID); err != nil {
+			v, err := c.GetVolume(ctx, id)
+			if err != nil {
 				t.Fatal(err)
 			}
 			got, err := c.ExpandVolume(ctx, v, 2)
