@@ -62,7 +62,7 @@ func buildDeps(ctx context.Context, opts driver.Options) (driver.Deps, error) {
 			attacher = client.NovaAttacher()
 		}
 		if opts.Mode != driver.ModeNode {
-			deps.Cloud, deps.Attacher = client, attacher
+			deps.Cloud, deps.Attacher, deps.Groups = client, attacher, client
 		}
 		if nodeCloud {
 			deps.NodeCloud, deps.NodeAttacher = client, attacher

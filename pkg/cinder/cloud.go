@@ -88,3 +88,23 @@ type Attacher interface {
 	// refusal that rests on the answer).
 	AttachedVolumes(ctx context.Context, nodeID string, fresh bool) ([]string, error)
 }
+
+// GroupSnapshotter makes group snapshots: a Cinder group snapshot of a temporary
+// generic volume group (microversions 3.13/3.14). Its members are ordinary Cinder
+// snapshots, named after it, which restore like any other but are deleted only with it.
+type GroupSnapshotter interface {
+	// GroupType resolves a group type by ID or name; "" is Cinder's default group
+	// type. A missing one is ErrNotFound.
+	GroupType(ctx context.Context, nameOrID string) (*GroupType, error)
+	// CreateGroupSnapshot returns the group snapshot named opts.Name once Cinder
+	// has cut it, making whatever is missing: it is idempotent by name and resumes
+	// an interrupted create. A failed cut is cleaned up and is ErrBackend. Volumes
+	// that Cinder cannot group (other backends, types the group type lacks, busy
+	// states) are ErrInvalidInput or ErrInvalidState.
+	CreateGroupSnapshot(ctx context.Context, opts GroupSnapshotOpts) (*GroupSnapshot, error)
+	// GetGroupSnapshot returns a group snapshot with its members; ErrNotFound if missing.
+	GetGroupSnapshot(ctx context.Context, id string) (*GroupSnapshot, error)
+	// DeleteGroupSnapshot deletes a group snapshot, its members and its group, and
+	// waits until they are gone; a missing one is not an error.
+	DeleteGroupSnapshot(ctx context.Context, id string) error
+}

@@ -13,7 +13,7 @@ import (
 var busyStatuses = map[string]bool{
 	StatusCreating: true, StatusDownloading: true, StatusRestoringBackup: true, StatusBackingUp: true,
 	StatusExtending: true, StatusRetyping: true, StatusAttaching: true, StatusDetaching: true,
-	"restoring": true, "uploading": true, "maintenance": true, "awaiting-transfer": false,
+	"restoring": true, "updating": true, "uploading": true, "maintenance": true, "awaiting-transfer": false,
 }
 
 // deleteWhole deletes a volume, snapshot or backup as one operation: it deletes it

@@ -23,6 +23,16 @@ const (
 	mvAttachments = "3.27"
 	// mvAttachComplete marks an attachment attached (3.44).
 	mvAttachComplete = "3.44"
+	// mvSnapshotRead shows a snapshot's group_snapshot_id (3.14).
+	mvSnapshotRead = "3.14"
+	// mvGroupTypes shows group types, and the default one (3.11).
+	mvGroupTypes = "3.11"
+	// mvGroups is the generic volume groups API: create, update, delete (3.13).
+	mvGroups = "3.13"
+	// mvGroupSnapshots is the group snapshots API (3.14).
+	mvGroupSnapshots = "3.14"
+	// mvGroupVolumes lists a group's volumes (list_volume, 3.25).
+	mvGroupVolumes = "3.25"
 
 	// mvNovaBase is Nova's v2.1 base: os-volume_attachments has been there since.
 	mvNovaBase = "2.1"

@@ -68,7 +68,7 @@ func (c *Client) briefWaitSnapshot(ctx context.Context, s *Snapshot) *Snapshot {
 
 // GetSnapshot implements Cloud.
 func (c *Client) GetSnapshot(ctx context.Context, id string) (*Snapshot, error) {
-	s, err := snapshots.Get(ctx, c.cinder(mvCinderBase), id).Extract()
+	s, err := snapshots.Get(ctx, c.cinder(mvSnapshotRead), id).Extract()
 	if err != nil {
 		return nil, fmt.Errorf("get snapshot %s: %w", id, mapError(err))
 	}
@@ -77,7 +77,7 @@ func (c *Client) GetSnapshot(ctx context.Context, id string) (*Snapshot, error) 
 
 // ListSnapshots implements Cloud.
 func (c *Client) ListSnapshots(ctx context.Context, opts SnapshotListOpts) ([]Snapshot, string, error) {
-	pager := snapshots.ListDetail(c.cinder(mvCinderBase), snapshots.ListOpts{
+	pager := snapshots.ListDetail(c.cinder(mvSnapshotRead), snapshots.ListOpts{
 		Name: opts.Name, VolumeID: opts.VolumeID, Marker: opts.Marker, Limit: opts.Limit,
 	})
 	snaps, next, err := firstPage(ctx, pager, opts.Limit, snapshots.ExtractSnapshots, func(s snapshots.Snapshot) string { return s.ID })
@@ -116,5 +116,7 @@ func snapshotFrom(s *snapshots.Snapshot) *Snapshot {
 		SizeGiB:   s.Size,
 		CreatedAt: s.CreatedAt,
 		Metadata:  s.Metadata,
+
+		GroupSnapshotID: s.GroupSnapshotID,
 	}
 }

@@ -98,6 +98,9 @@ type Snapshot struct {
 	Metadata  map[string]string
 	// IsBackup is true when the object is a Cinder backup rather than a snapshot.
 	IsBackup bool
+	// GroupSnapshotID is set on a member of a group snapshot, which Cinder deletes
+	// only with its group snapshot.
+	GroupSnapshotID string
 }
 
 // Ready reports whether the snapshot (or backup) can be used as a volume source.

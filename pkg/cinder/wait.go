@@ -23,8 +23,13 @@ const (
 	kindCreateSnapshot = "create-snapshot"
 	kindDeleteSnapshot = "delete-snapshot"
 	kindDeleteBackup   = "delete-backup"
-	kindNovaAttach     = "nova-attach"
-	kindNovaDetach     = "nova-detach"
+	// Group snapshots: the temporary group's create and updates, the cut, the deletes.
+	kindGroup               = "group"
+	kindCreateGroupSnapshot = "create-group-snapshot"
+	kindDeleteGroupSnapshot = "delete-group-snapshot"
+	kindDeleteGroup         = "delete-group"
+	kindNovaAttach          = "nova-attach"
+	kindNovaDetach          = "nova-detach"
 	// Plain waits (they learn nothing, but are measured).
 	kindCinderDetach   = "cinder-detach"
 	kindSettleToDelete = "settle-before-delete"

@@ -108,7 +108,7 @@ func (d *Driver) deleteSnapshotObject(ctx context.Context, s *cinder.Snapshot) {
 }
 
 func csiSnapshot(s *cinder.Snapshot) *csi.Snapshot {
-	out := &csi.Snapshot{SnapshotId: s.ID, SourceVolumeId: s.VolumeID, SizeBytes: int64(s.SizeGiB) * gib, ReadyToUse: s.Ready()}
+	out := &csi.Snapshot{SnapshotId: s.ID, SourceVolumeId: s.VolumeID, SizeBytes: int64(s.SizeGiB) * gib, ReadyToUse: s.Ready(), GroupSnapshotId: s.GroupSnapshotID}
 	if !s.CreatedAt.IsZero() {
 		out.CreationTime = timestamppb.New(s.CreatedAt)
 	}
@@ -151,6 +151,9 @@ func (d *Driver) DeleteSnapshot(ctx context.Context, req *csi.DeleteSnapshotRequ
 	}
 	if err != nil {
 		return nil, err
+	}
+	if s.GroupSnapshotID != "" {
+		return nil, invalid("snapshot %s is a member of group snapshot %s and Cinder deletes it only with the group: delete the VolumeGroupSnapshot (DeleteVolumeGroupSnapshot) instead", id, s.GroupSnapshotID)
 	}
 	if err := d.checkSnapshotDeletable(ctx, s); err != nil {
 		return nil, err

@@ -34,7 +34,10 @@ type NodeIdentity struct {
 type Deps struct {
 	Cloud    cinder.Cloud
 	Attacher cinder.Attacher
-	Mounter  mount.Mounter
+	// Groups makes volume group snapshots; nil: the GroupController service is
+	// neither served nor advertised.
+	Groups  cinder.GroupSnapshotter
+	Mounter mount.Mounter
 	// Locators find a volume's device per attach path (AttacherNova, AttacherCinder).
 	Locators map[string]mount.DeviceLocator
 	Node     NodeIdentity
@@ -65,6 +68,7 @@ type Driver struct {
 	csi.UnimplementedIdentityServer
 	csi.UnimplementedControllerServer
 	csi.UnimplementedNodeServer
+	csi.UnimplementedGroupControllerServer
 
 	opts  Options
 	deps  Deps
@@ -141,6 +145,9 @@ func (d *Driver) Run(ctx context.Context) error {
 	csi.RegisterIdentityServer(srv, d)
 	if d.opts.Mode != ModeNode {
 		csi.RegisterControllerServer(srv, d)
+	}
+	if d.groupSnapshots() {
+		csi.RegisterGroupControllerServer(srv, d)
 	}
 	if d.opts.Mode != ModeController {
 		csi.RegisterNodeServer(srv, d)

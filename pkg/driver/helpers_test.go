@@ -23,7 +23,7 @@ func newTestController(t *testing.T, o fake.Options) (*Driver, *fake.Cloud) {
 	cloud := fake.New(o)
 	opts := DefaultOptions()
 	opts.Mode, opts.Attacher, opts.Cluster = ModeController, AttacherCinder, "c1"
-	d, err := New(opts, Deps{Cloud: cloud, Attacher: cloud.CinderAttacher(), MaxVolumesPerNode: 2})
+	d, err := New(opts, Deps{Cloud: cloud, Attacher: cloud.CinderAttacher(), Groups: cloud, MaxVolumesPerNode: 2})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,8 +32,15 @@ func (d *Driver) GetPluginCapabilities(context.Context, *csi.GetPluginCapabiliti
 	if d.opts.WithTopology {
 		caps = append(caps, svc(csi.PluginCapability_Service_VOLUME_ACCESSIBILITY_CONSTRAINTS))
 	}
+	if d.groupSnapshots() {
+		caps = append(caps, svc(csi.PluginCapability_Service_GROUP_CONTROLLER_SERVICE))
+	}
 	return &csi.GetPluginCapabilitiesResponse{Capabilities: caps}, nil
 }
+
+// groupSnapshots reports whether the driver serves the GroupController service: a
+// controller with a group snapshotter.
+func (d *Driver) groupSnapshots() bool { return d.opts.Mode != ModeNode && d.deps.Groups != nil }
 
 // Probe is cheap by design: it reports whether the server finished starting (cloud
 // authenticated, node identity resolved) without calling OpenStack, so a liveness

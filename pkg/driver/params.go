@@ -14,6 +14,9 @@ const (
 	paramAvailability = "availability"
 	paramMkfsOptions  = "mkfsOptions"
 	paramSnapshotType = "type" // VolumeSnapshotClass: "snapshot" (default) or "backup"
+	// VolumeGroupSnapshotClass: the Cinder group type, and the consistency asked for.
+	paramGroupType   = "groupType"
+	paramConsistency = "consistency"
 
 	k8sPrefix       = "csi.storage.k8s.io/"
 	keyPVCName      = "csi.storage.k8s.io/pvc/name"
@@ -117,6 +120,49 @@ func parseSnapshotParams(p map[string]string) (snapshotParams, error) {
 			}
 		default:
 			return out, invalid("unknown VolumeSnapshotClass parameter %q: this driver accepts %q", k, paramSnapshotType)
+		}
+	}
+	return out, nil
+}
+
+// Group snapshot consistency (paramConsistency).
+const (
+	// consistencyWriteOrder is what the CSI spec asks of a group snapshot: one
+	// instant for every member, or a failure. Cinder gives it only for group types
+	// with consistent_group_snapshot_enabled, on backends that can cut them.
+	consistencyWriteOrder = "write-order"
+	// consistencyPerVolume accepts Cinder's generic group snapshot: the members are
+	// snapshotted one after the other, each crash-consistent on its own.
+	consistencyPerVolume = "per-volume"
+)
+
+// groupSnapshotParams are the parsed VolumeGroupSnapshotClass parameters.
+type groupSnapshotParams struct {
+	groupType   string
+	consistency string
+}
+
+func parseGroupSnapshotParams(p map[string]string) (groupSnapshotParams, error) {
+	out := groupSnapshotParams{consistency: consistencyWriteOrder}
+	for _, k := range sortedKeys(p) {
+		v := p[k]
+		switch {
+		case k == paramGroupType:
+			if len(v) > 255 || !nameRE.MatchString(v) {
+				return out, invalid("VolumeGroupSnapshotClass parameter %q must be a Cinder group type name or ID (1-255 printable characters)", k)
+			}
+			out.groupType = v
+		case k == paramConsistency:
+			switch v {
+			case consistencyWriteOrder, consistencyPerVolume:
+				out.consistency = v
+			default:
+				return out, invalid("VolumeGroupSnapshotClass parameter %q is %q: use %q or %q", k, v, consistencyWriteOrder, consistencyPerVolume)
+			}
+		case strings.HasPrefix(k, k8sPrefix):
+			// --extra-create-metadata: Cinder groups and group snapshots have no metadata.
+		default:
+			return out, invalid("unknown VolumeGroupSnapshotClass parameter %q: this driver accepts %q and %q", k, paramGroupType, paramConsistency)
 		}
 	}
 	return out, nil

@@ -64,7 +64,7 @@ $1 in $(since "$T0")s
   Cinder          http://127.0.0.1:$API_PORT/v3/$PROJECT_ID   (Keystone tokens)
   Cinder noauth   http://127.0.0.1:$NOAUTH_PORT/v3/$PROJECT_ID   (X-Auth-Token: admin:$PROJECT_ID)
   MariaDB 127.0.0.1:$MYSQL_PORT, RabbitMQ 127.0.0.1:$RABBIT_PORT
-  volume types    standard (default), fast; backend $BACKEND (NFS driver on $SHARE_DIR)
+  volume types    standard (default), fast; group types csi-generic (default), csi-consistent; backend $BACKEND (NFS driver on $SHARE_DIR)
   clouds.yaml     $CLOUDS_YAML  (clouds: local, local-appcred, local-noauth)
   memory          RSS ${mem% *} MiB, PSS ${mem#* } MiB (all processes started here)
   logs            $LOG   (timings: $LOG/timings.txt)
@@ -117,6 +117,22 @@ EOF
   umask 022
 }
 
+# Group types for volume group snapshots (idempotent, also on an "already up" bed):
+# csi-generic asks for nothing, so Cinder snapshots a group's members one after the
+# other (cinder.conf's default_group_type); csi-consistent asks for write-order
+# consistent group snapshots, which the NFS backend cannot cut: its groups fail.
+ensure_group_types() {
+  local have t specs
+  have=$(noauth GET /group_types | jq -r '.group_types[].name') || die "listing group types failed"
+  for t in csi-generic csi-consistent; do
+    grep -qx "$t" <<<"$have" && continue
+    specs='{}'
+    [[ $t == csi-consistent ]] && specs='{"consistent_group_snapshot_enabled":"<is> True"}'
+    noauth POST /group_types "{\"group_type\":{\"name\":\"$t\",\"is_public\":true,\"group_specs\":$specs}}" \
+      >/dev/null || die "creating group type $t failed"
+  done
+}
+
 # ------------------------------------------------------------ already up? --
 # Ready marker + every recorded process alive + a real request through each API.
 already_up() {
@@ -136,6 +152,7 @@ already_up() {
 if [[ -d $RUN ]] && already_up; then
   SHARE_DIR=$BASE/export
   write_clouds_yaml   # this checkout's copy may be missing or stale
+  ensure_group_types
   summary "already up: checked"
   exit 0
 fi
@@ -211,6 +228,7 @@ osapi_volume_listen_port = $API_PORT
 osapi_volume_workers = 1
 enabled_backends = $BACKEND
 default_volume_type = standard
+default_group_type = csi-generic
 glance_api_servers = http://127.0.0.1:9292
 # Stop in ~5 s instead of 60 s.
 graceful_shutdown_timeout = 5
@@ -456,7 +474,8 @@ done
 noauth PUT "/os-quota-sets/$PROJECT_ID" \
   '{"quota_set":{"volumes":-1,"gigabytes":-1,"snapshots":-1,"backups":-1,"backup_gigabytes":-1,"per_volume_gigabytes":-1,"groups":-1}}' \
   >/dev/null || die "setting unlimited quotas failed"
-say "volume types standard (default) + fast; quotas of $TEST_PROJECT unlimited"
+ensure_group_types
+say "volume types standard (default) + fast; group types csi-generic (default) + csi-consistent; quotas of $TEST_PROJECT unlimited"
 
 services_up() {
   noauth GET /os-services | jq -e '[.services[] | select(.state=="up" and .status=="enabled") | .binary]

@@ -53,7 +53,7 @@ func TestUpstreamSanityBinary(t *testing.T) {
 		want  sanityrun.Want
 	}{
 		{"defaults", func(string) []string { return nil },
-			sanityrun.Want{MinPassed: 93, Messages: with(sanityrun.DriverSkips, "testnodevolumeattachlimit not enabled", "the attach-limit case is off by default (the other run turns it on)")}},
+			sanityrun.Want{MinPassed: 99, Messages: with(sanityrun.DriverSkips, "testnodevolumeattachlimit not enabled", "the attach-limit case is off by default (the other run turns it on)")}},
 		{"every flag", func(dir string) []string {
 			return []string{
 				"-csi.testvolumesize=1073741824", "-csi.testvolumeexpandsize=2147483648",
@@ -63,7 +63,7 @@ func TestUpstreamSanityBinary(t *testing.T) {
 				"-csi.testvolumemutableparameters=" + params(dir, "mutable.yaml", "type: fast\n"),
 				"-csi.testsnapshotparameters=" + params(dir, "snapshot.yaml", "type: snapshot\n"),
 			}
-		}, sanityrun.Want{MinPassed: 94, Messages: sanityrun.DriverSkips}},
+		}, sanityrun.Want{MinPassed: 100, Messages: sanityrun.DriverSkips}},
 	}
 	for _, r := range runs {
 		t.Run(r.name, func(t *testing.T) {

@@ -36,7 +36,7 @@ func StartNode(ctx context.Context, cloud *cinder.Client, h *Hypervisor, srv *Se
 	storage := driver.NodeStorage(o)
 	storage.DiskByID = n.DevDir // the stand-in's links, not udev's
 	conn, stop, err := testbed.Serve(ctx, o, driver.Deps{
-		Cloud: cloud, Attacher: cloud.NovaAttacher(), Mounter: mounter, StorageHealth: storage,
+		Cloud: cloud, Attacher: cloud.NovaAttacher(), Groups: cloud, Mounter: mounter, StorageHealth: storage,
 		// No udev trigger: the stand-in links the disk when Nova attaches it.
 		Locators:          map[string]mount.DeviceLocator{driver.AttacherNova: mount.NewNovaLocator(n.DevDir, nil)},
 		Node:              driver.NodeIdentity{ID: srv.ID, Zone: "nova"},

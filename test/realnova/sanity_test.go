@@ -17,7 +17,7 @@ func TestSanityNova(t *testing.T) {
 	n := b.node(t, srv)
 
 	cfg := sanityrun.Config(b.dir, n.Sock)
-	sanityrun.Run(t, cfg, "real-nova sanity", sanityrun.Want{MinPassed: 94, Messages: sanityrun.DriverSkips}, 40*time.Minute)
+	sanityrun.Run(t, cfg, "real-nova sanity", sanityrun.Want{MinPassed: 100, Messages: sanityrun.DriverSkips}, 40*time.Minute)
 
 	if left := b.attachedVolumes(t, srv); len(left) > 0 {
 		t.Errorf("volumes still attached to the sanity server: %v", left)

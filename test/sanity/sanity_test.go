@@ -56,7 +56,7 @@ func TestSanity(t *testing.T) {
 	opts.Endpoint, opts.Mode, opts.Attacher = "unix://"+sock, driver.ModeAll, driver.AttacherCinder
 	opts.NodeID, opts.Cluster = nodeID, "sanity"
 	d, err := driver.New(opts, driver.Deps{
-		Cloud: cloud, Attacher: cloud.CinderAttacher(), Mounter: mount.NewMounter(), StorageHealth: driver.NodeStorage(opts),
+		Cloud: cloud, Attacher: cloud.CinderAttacher(), Groups: cloud, Mounter: mount.NewMounter(), StorageHealth: driver.NodeStorage(opts),
 		Locators: map[string]mount.DeviceLocator{
 			driver.AttacherCinder: mount.NewCinderLocator(mount.CinderConnectors(utilexec.New(), "", filepath.Join(dir, "state"))),
 		},
@@ -82,7 +82,7 @@ func TestSanity(t *testing.T) {
 
 	cfg := sanityrun.Config(dir, sock)
 	sanityrun.Run(t, cfg, "sanity (fake cloud, real loop devices)",
-		sanityrun.Want{MinPassed: 94, Named: skipped, Messages: sanityrun.DriverSkips}, 20*time.Minute)
+		sanityrun.Want{MinPassed: 100, Named: skipped, Messages: sanityrun.DriverSkips}, 20*time.Minute)
 
 	assertNoLeaks(t, cloud, dir)
 }

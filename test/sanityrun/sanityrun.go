@@ -54,7 +54,6 @@ func Config(dir, sock string) sanity.TestConfig {
 // DriverSkips are the run-time skip messages of csi-sanity for what this driver does
 // not advertise on any path, with why.
 var DriverSkips = map[string]string{
-	"GroupControllerService not supported":                 "no group snapshots yet",
 	"ControllerPublishVolume.readonly field not supported": "Cinder attaches read-write; read-only is a mount option on the node",
 	"SNAPSHOT_ACCESSIBILITY_CONSTRAINTS not supported":     "a Cinder snapshot has no topology of its own: it lives on its volume's backend",
 }

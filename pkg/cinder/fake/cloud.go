@@ -20,7 +20,9 @@ type Cloud struct {
 	volumes   map[string]*cinder.Volume
 	snapshots map[string]*snapshot
 	backups   map[string]*snapshot
-	servers   map[string]bool
+	// groupSnapshots are the group snapshots (groups.go).
+	groupSnapshots map[string]*groupSnapshot
+	servers        map[string]bool
 	// connectors records the Node each attachment was made for (Connector).
 	connectors map[string]cinder.Node
 	types      map[string]VolumeType
@@ -72,17 +74,18 @@ func New(o Options) *Cloud {
 		o.MaxTotalGiB = 1000
 	}
 	c := &Cloud{
-		volumes:   map[string]*cinder.Volume{},
-		snapshots: map[string]*snapshot{},
-		backups:   map[string]*snapshot{},
-		servers:   map[string]bool{},
-		types:     map[string]VolumeType{},
-		zones:     o.Zones,
-		limits:    cinder.Limits{MaxTotalGiB: o.MaxTotalGiB},
-		latency:   o.Latency,
-		fileDir:   o.FileDir,
-		calls:     map[string]int{},
-		failures:  map[string][]error{},
+		volumes:        map[string]*cinder.Volume{},
+		snapshots:      map[string]*snapshot{},
+		backups:        map[string]*snapshot{},
+		groupSnapshots: map[string]*groupSnapshot{},
+		servers:        map[string]bool{},
+		types:          map[string]VolumeType{},
+		zones:          o.Zones,
+		limits:         cinder.Limits{MaxTotalGiB: o.MaxTotalGiB},
+		latency:        o.Latency,
+		fileDir:        o.FileDir,
+		calls:          map[string]int{},
+		failures:       map[string][]error{},
 	}
 	for i, t := range o.Types {
 		c.types[t.Name] = t

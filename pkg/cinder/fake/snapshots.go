@@ -168,6 +168,9 @@ func (c *Cloud) delete(m map[string]*snapshot, id string) error {
 	if s.Status == cinder.StatusCreating {
 		return fmt.Errorf("%s is still creating: %w", id, cinder.ErrInvalidState)
 	}
+	if s.GroupSnapshotID != "" {
+		return fmt.Errorf("snapshot %s must not be part of a group: %w", id, cinder.ErrInvalidInput)
+	}
 	delete(m, id)
 	c.removeFile(c.snapshotFile(s))
 	return nil

@@ -83,7 +83,7 @@ func StartDriver(ctx context.Context, cloud *cinder.Client, dir, host string, ma
 	mounter, locators := NodeDeps()
 	o := DriverOptions("unix://"+sock, host)
 	return Serve(ctx, o, driver.Deps{
-		Cloud: cloud, Attacher: cloud.CinderAttacher(), Mounter: mounter, Locators: locators, StorageHealth: driver.NodeStorage(o),
+		Cloud: cloud, Attacher: cloud.CinderAttacher(), Groups: cloud, Mounter: mounter, Locators: locators, StorageHealth: driver.NodeStorage(o),
 		Node: Node(host), MaxVolumesPerNode: maxVolumes, Version: "realcinder-test", PublishKey: []byte(PublishKey),
 	})
 }
