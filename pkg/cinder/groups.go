@@ -179,3 +179,32 @@ const cleanupTimeout = 2 * time.Minute
 func detached(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 }
+
+// GroupObjects lists the project's groups and group snapshots, as "group <id>" and
+// "group-snapshot <id>" -> name: for inventories and sweeps.
+func (c *Client) GroupObjects(ctx context.Context) (map[string]string, error) {
+	out := map[string]string{}
+	sc := c.cinder(mvGroupSnapshots)
+	var groups struct {
+		Groups []group `json:"groups"`
+	}
+	if _, err := sc.Get(ctx, sc.ServiceURL("groups", "detail"), &groups, nil); err != nil {
+		return nil, fmt.Errorf("list groups: %w", mapError(err))
+	}
+	for _, g := range groups.Groups {
+		out["group "+g.ID] = g.Name
+	}
+	var snaps struct {
+		GroupSnapshots []struct {
+			ID   string `json:"id"`
+			Name string `json:"name"`
+		} `json:"group_snapshots"`
+	}
+	if _, err := sc.Get(ctx, sc.ServiceURL("group_snapshots", "detail"), &snaps, nil); err != nil {
+		return nil, fmt.Errorf("list group snapshots: %w", mapError(err))
+	}
+	for _, s := range snaps.GroupSnapshots {
+		out["group-snapshot "+s.ID] = s.Name
+	}
+	return out, nil
+}

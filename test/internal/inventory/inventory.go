@@ -16,7 +16,8 @@ import (
 // "<kind> <id>" -> its name.
 type Lister func(ctx context.Context, into map[string]string) error
 
-// Cinder lists every volume, snapshot, backup and attachment (reserved ones too).
+// Cinder lists every volume, snapshot, backup and attachment (reserved ones too),
+// and every group and group snapshot.
 func Cinder(cloud *cinder.Client) Lister {
 	return func(ctx context.Context, out map[string]string) error {
 		vols, _, err := cloud.ListVolumes(ctx, cinder.ListOpts{})
@@ -51,6 +52,13 @@ func Cinder(cloud *cinder.Client) Lister {
 		for _, a := range atts {
 			id, rest, _ := strings.Cut(a, " ")
 			out["attachment "+id] = rest
+		}
+		groups, err := cloud.GroupObjects(ctx)
+		if err != nil {
+			return err
+		}
+		for what, name := range groups {
+			out[what] = name
 		}
 		return nil
 	}
