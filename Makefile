@@ -56,7 +56,7 @@ realcinder: build
 	@mkdir -p $(CACHE)
 	@$(GO) build -o $(BIN)/csi-sanity github.com/kubernetes-csi/csi-test/v5/cmd/csi-sanity
 	@start=$$(date +%s); REQUIRE_REAL_CINDER=1 CSI_SANITY_BIN=$(BIN)/csi-sanity CSI_DRIVER_BIN=$(BIN)/csi-driver $(GO) test -race -count=1 -timeout 60m -v ./test/realcinder/ > $(CACHE)/realcinder.log 2>&1; rc=$$?; \
-	  grep -E '^(real-cinder|lifecycle|upstream csi-sanity|chaos)|^(ok|FAIL|--- |    --- )' $(CACHE)/realcinder.log; \
+	  grep -E '^(real-cinder|lifecycle|group snapshot|upstream csi-sanity|chaos)|^(ok|FAIL|--- |    --- )' $(CACHE)/realcinder.log; \
 	  echo "real-Cinder suites took $$(( $$(date +%s) - start ))s"; \
 	  [ $$rc = 0 ] || { echo "real-Cinder suites failed; full log in $(CACHE)/realcinder.log"; grep -v '^[IWE][0-9]' $(CACHE)/realcinder.log | tail -60; }; exit $$rc
 

@@ -493,6 +493,7 @@ func (e *env) chartDryRun(ctx context.Context, t *testing.T) {
 		"--set", "volumeAttributesClass.enabled=true", "--set", "logFormat=json"}
 	// helm install asks the cluster which APIs it serves; helm template is told.
 	apis := []string{"--api-versions", "snapshot.storage.k8s.io/v1/VolumeSnapshotClass",
+		"--api-versions", "groupsnapshot.storage.k8s.io/v1/VolumeGroupSnapshotClass",
 		"--api-versions", "storage.k8s.io/v1/VolumeAttributesClass"}
 	rendered, err := template(append(append([]string{}, values...), apis...)...).Output()
 	if err != nil {
@@ -502,7 +503,7 @@ func (e *env) chartDryRun(ctx context.Context, t *testing.T) {
 	if n := strings.Count(string(rendered), `"--logging-format=json"`); n != 9 {
 		t.Errorf("logFormat=json reaches %d containers, want 9 (driver and sidecars of both workloads)", n)
 	}
-	classes := map[string]int{"VolumeSnapshotClass": 2, "VolumeAttributesClass": 1}
+	classes := map[string]int{"VolumeSnapshotClass": 2, "VolumeGroupSnapshotClass": 1, "VolumeAttributesClass": 1}
 	for kind, want := range classes {
 		if n := strings.Count(string(rendered), "\nkind: "+kind+"\n"); n != want {
 			t.Errorf("with the %s API declared the chart renders %d of them, want %d", kind, n, want)
@@ -529,6 +530,7 @@ func (e *env) chartDryRun(ctx context.Context, t *testing.T) {
 		{"--set-json", `storageClasses=[{"name":"a","parameters":{"bogus":"1"}}]`, "at '/storageClasses/0/parameters': additional properties 'bogus' not allowed"},
 		{"--set-json", `storageClasses=[{"name":"a","fsType":"zfs"}]`, "at '/storageClasses/0/fsType'"},
 		{"--set-json", `volumeSnapshotClasses=[{"name":"a","parameters":{"type":"clone"}}]`, "at '/volumeSnapshotClasses/0/parameters/type'"},
+		{"--set-json", `volumeGroupSnapshotClasses=[{"name":"a","parameters":{"consistency":"best"}}]`, "at '/volumeGroupSnapshotClasses/0/parameters/consistency'"},
 		{"--set-json", `volumeAttributesClass={"enabled":true,"classes":[{"name":"a","parameters":{"type":"ssd","iops":"3"}}]}`,
 			"at '/volumeAttributesClass/classes/0/parameters': additional properties 'iops' not allowed"},
 	} {
