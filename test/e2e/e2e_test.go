@@ -247,6 +247,12 @@ func TestEndToEnd(t *testing.T) {
 		}
 	})
 
+	// VolumeGroupSnapshot of two claims -> ReadyToUse -> one Cinder group snapshot;
+	// both members restore with their data.
+	groupReady := e.groupSnapshotOfTwo(ctx, t, volData, payload)
+	fmt.Printf("e2e-timing: %-30s %8v   (a temporary group, both members, the group emptied: no single Cinder call to compare)\n",
+		"VolumeGroupSnapshot -> Ready", groupReady.Round(time.Millisecond))
+
 	// The backup VolumeSnapshotClass -> a Cinder backup.
 	must(t, e.k.Apply(ctx, snapshot("backup-data", "e2e-backup", "data")))
 	_, err = e.k.WaitFor(ctx, 5*time.Minute, "volumesnapshot/backup-data ready", readyToUse, "volumesnapshot", "backup-data")
