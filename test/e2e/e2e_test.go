@@ -249,7 +249,7 @@ func TestEndToEnd(t *testing.T) {
 
 	// VolumeGroupSnapshot of two claims -> ReadyToUse -> one Cinder group snapshot;
 	// both members restore with their data.
-	groupReady := e.groupSnapshotOfTwo(ctx, t, volData, payload)
+	groupReady := e.groupSnapshotOfTwo(ctx, t)
 	fmt.Printf("e2e-timing: %-30s %8v   (a temporary group, both members, the group emptied: no single Cinder call to compare)\n",
 		"VolumeGroupSnapshot -> Ready", groupReady.Round(time.Millisecond))
 

@@ -81,8 +81,12 @@ next:
 	return 0, false
 }
 
+// claimsMade is how many PVCs the run makes (and deletes): data, restored, the
+// pod's claim, the two of the group snapshot and their two restores, and the warm runs'.
+const claimsMade = 7 + warmRuns
+
 // checkMetrics scrapes both drivers at the end of the run: the counters must tell
-// what the run did (three PVCs made: data, restored, the pod's claim; all deleted),
+// what the run did (claimsMade PVCs, all deleted; one group snapshot),
 // the exposition must pass promtool's linter (promlint, what promtool check metrics
 // runs), and every expression of the chart's alerts and dashboard must name metrics
 // and labels the driver really exposes.
@@ -97,13 +101,17 @@ func (e *env) checkMetrics(ctx context.Context, t *testing.T) {
 		want   float64
 	}{
 		{"successful CreateVolume, one per PVC", ctrl, "cinder_csi_operation_duration_seconds",
-			map[string]string{"method": "/csi.v1.Controller/CreateVolume", "code": "OK"}, 3 + warmRuns},
+			map[string]string{"method": "/csi.v1.Controller/CreateVolume", "code": "OK"}, claimsMade},
 		{"Cinder volume creates accepted, one per PVC", ctrl, "cinder_csi_openstack_request_duration_seconds",
-			map[string]string{"service": "volume", "method": "POST", "path": "/v3/{id}/volumes", "status": "202"}, 3 + warmRuns},
+			map[string]string{"service": "volume", "method": "POST", "path": "/v3/{id}/volumes", "status": "202"}, claimsMade},
 		{"Cinder volume deletes accepted, one per PV", ctrl, "cinder_csi_openstack_request_duration_seconds",
-			map[string]string{"service": "volume", "method": "DELETE", "path": "/v3/{id}/volumes/{id}", "status": "202"}, 3 + warmRuns},
+			map[string]string{"service": "volume", "method": "DELETE", "path": "/v3/{id}/volumes/{id}", "status": "202"}, claimsMade},
 		{"volume creates waited for", ctrl, "cinder_csi_wait_duration_seconds",
-			map[string]string{"operation": "create-volume", "outcome": "done"}, 3 + warmRuns},
+			map[string]string{"operation": "create-volume", "outcome": "done"}, claimsMade},
+		{"one Cinder group snapshot cut", ctrl, "cinder_csi_openstack_request_duration_seconds",
+			map[string]string{"service": "volume", "method": "POST", "path": "/v3/{id}/group_snapshots", "status": "202"}, 1},
+		{"and deleted", ctrl, "cinder_csi_openstack_request_duration_seconds",
+			map[string]string{"service": "volume", "method": "DELETE", "path": "/v3/{id}/group_snapshots/{id}", "status": "202"}, 1},
 		{"the node's attach limit", node, "cinder_csi_node_attach_limit", nil, 8},
 		{"stagings refused for another filesystem", node, "cinder_csi_node_failures_total",
 			map[string]string{"operation": "stage", "fs_type": "xfs", "kind": "fs-mismatch"}, float64(e.mismatches)},
@@ -119,8 +127,8 @@ func (e *env) checkMetrics(ctx context.Context, t *testing.T) {
 	// The provisioner calls DeleteVolume again when it cannot update the PV after a
 	// delete (a conflict with the PV protection controller); the repeat is answered
 	// OK without a Cinder request, so the count of calls is a floor.
-	if got, _ := value(ctrl, "cinder_csi_operation_duration_seconds", map[string]string{"method": "/csi.v1.Controller/DeleteVolume", "code": "OK"}); got < 3+warmRuns {
-		t.Errorf("successful DeleteVolume: %v, want at least %d (one per PV)", got, 3+warmRuns)
+	if got, _ := value(ctrl, "cinder_csi_operation_duration_seconds", map[string]string{"method": "/csi.v1.Controller/DeleteVolume", "code": "OK"}); got < claimsMade {
+		t.Errorf("successful DeleteVolume: %v, want at least %d (one per PV)", got, claimsMade)
 	}
 	if got, _ := value(ctrl, "cinder_csi_operation_duration_seconds", map[string]string{"method": "/csi.v1.Controller/CreateSnapshot", "code": "OK"}); got < 2+warmRuns {
 		t.Errorf("successful CreateSnapshot: %v, want at least %d (the snapshots and a backup)", got, 2+warmRuns)

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -22,6 +23,19 @@ const clusterKey = "cinder.csi.openstack.org/cluster"
 func (e *env) sweep(t *testing.T, before map[string]string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
+	// Group snapshots first: Cinder deletes their members only with them. They carry
+	// no metadata; the snapshotter names them groupsnapshot-<uid>.
+	groups, err := e.cloud.GroupObjects(ctx)
+	if err != nil {
+		t.Errorf("sweep: %v", err)
+		return
+	}
+	for what, name := range groups {
+		id, isSnap := strings.CutPrefix(what, "group-snapshot ")
+		if _, old := before[what]; isSnap && !old && strings.HasPrefix(name, "groupsnapshot-") {
+			e.sweepOne(ctx, t, what, func() error { return e.cloud.DeleteGroupSnapshot(ctx, id) })
+		}
+	}
 	snaps, _, err := e.cloud.ListSnapshots(ctx, cinder.SnapshotListOpts{})
 	if err != nil {
 		t.Errorf("sweep: %v", err)
