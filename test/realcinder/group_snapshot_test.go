@@ -21,19 +21,10 @@ func TestGroupSnapshot(t *testing.T) {
 	check := leakCheck(t, c)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
-	dir := t.TempDir()
-	conn, stop, err := testbed.StartDriver(ctx, c, dir, "group-node", 16)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := stop(); err != nil {
-			t.Errorf("driver: %v", err)
-		}
-	}()
+	conn, dir := walkDriver(ctx, t, c, "group-node")
 	w := testbed.NewWalk(conn, dir, [2]string{testbed.NodeID("group-node"), testbed.NodeID("group-node")}, t.Logf)
 	g := &testbed.GroupWalk{Walk: w, Group: csi.NewGroupControllerClient(conn)}
-	err = g.RunGroup(ctx, func(gs *csi.VolumeGroupSnapshot) error {
+	err := g.RunGroup(ctx, func(gs *csi.VolumeGroupSnapshot) error {
 		got, err := c.GetGroupSnapshot(ctx, gs.GetGroupSnapshotId())
 		if err != nil {
 			return err

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
+
 	"github.com/cinder-csi/cinder-csi-driver/pkg/cinder"
 	"github.com/cinder-csi/cinder-csi-driver/test/internal/inventory"
 	"github.com/cinder-csi/cinder-csi-driver/test/internal/testbed"
@@ -59,6 +61,23 @@ func leakCheck(t *testing.T, c *cinder.Client) func() {
 	}
 }
 
+// walkDriver starts the driver of a walk on host (16 volumes) and stops it when the
+// test ends; it returns the connection and the walk's directory.
+func walkDriver(ctx context.Context, t *testing.T, c *cinder.Client, host string) (*grpc.ClientConn, string) {
+	t.Helper()
+	dir := t.TempDir()
+	conn, stop, err := testbed.StartDriver(ctx, c, dir, host, 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Errorf("driver: %v", err)
+		}
+	})
+	return conn, dir
+}
+
 // TestLifecycle walks a volume's life through the CSI API against real Cinder.
 func TestLifecycle(t *testing.T) {
 	requireTestBed(t)
@@ -66,16 +85,7 @@ func TestLifecycle(t *testing.T) {
 	check := leakCheck(t, c)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
-	dir := t.TempDir()
-	conn, stop, err := testbed.StartDriver(ctx, c, dir, "walk-node-a", 16)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := stop(); err != nil {
-			t.Errorf("driver: %v", err)
-		}
-	}()
+	conn, dir := walkDriver(ctx, t, c, "walk-node-a")
 	w := testbed.NewWalk(conn, dir, [2]string{testbed.NodeID("walk-node-a"), testbed.NodeID("walk-node-b")}, t.Logf)
 	if err := w.Run(ctx); err != nil {
 		t.Fatal(err)
