@@ -25,6 +25,12 @@ func (f *fakeOpenStack) cinder(w http.ResponseWriter, r *http.Request, parts []s
 		f.cinderBackups(w, r, parts[1:], body)
 	case "attachments":
 		f.cinderAttachments(w, r, parts[1:], body)
+	case "group_types":
+		f.cinderGroupTypes(w, parts[1:])
+	case "groups":
+		f.cinderGroups(w, r, parts[1:], body)
+	case "group_snapshots":
+		f.cinderGroupSnapshots(w, r, parts[1:], body)
 	default:
 		f.writeError(w, http.StatusNotFound, "error_not_found.json", "The resource could not be found.")
 	}

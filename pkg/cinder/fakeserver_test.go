@@ -32,16 +32,21 @@ type fakeOpenStack struct {
 	snapshots   map[string]map[string]any
 	backups     map[string]map[string]any
 	attachments map[string]*fakeAttachment
-	servers     map[string]bool
-	pending     map[string]*transition // by volume ID
-	requests    []recorded
-	injections  []*injection
+	// groups and groupSnapshots: fakegroups_test.go.
+	groups         map[string]map[string]any
+	groupSnapshots map[string]map[string]any
+	servers        map[string]bool
+	pending        map[string]*transition // by volume ID
+	requests       []recorded
+	injections     []*injection
 
 	// Knobs, set before use.
 	noCompute       bool
 	createStatus    string // what a created volume becomes; default available
 	transitionPolls int    // GETs of a volume before its transition completes
 	novaAttachFails bool
+	// groupStatus and groupSnapshotStatus are what new ones become (available).
+	groupStatus, groupSnapshotStatus string
 }
 
 type transition struct {
@@ -71,15 +76,19 @@ const testProject = "8c2d3e4f5a6b4c7d8e9f0a1b2c3d4e5f"
 func newFakeOpenStack(t *testing.T) *fakeOpenStack {
 	t.Helper()
 	f := &fakeOpenStack{
-		t:               t,
-		volumes:         map[string]map[string]any{},
-		snapshots:       map[string]map[string]any{},
-		backups:         map[string]map[string]any{},
-		attachments:     map[string]*fakeAttachment{},
-		servers:         map[string]bool{},
-		pending:         map[string]*transition{},
-		createStatus:    StatusAvailable,
-		transitionPolls: 2,
+		t:                   t,
+		volumes:             map[string]map[string]any{},
+		snapshots:           map[string]map[string]any{},
+		backups:             map[string]map[string]any{},
+		attachments:         map[string]*fakeAttachment{},
+		groups:              map[string]map[string]any{},
+		groupSnapshots:      map[string]map[string]any{},
+		groupStatus:         StatusAvailable,
+		groupSnapshotStatus: StatusAvailable,
+		servers:             map[string]bool{},
+		pending:             map[string]*transition{},
+		createStatus:        StatusAvailable,
+		transitionPolls:     2,
 	}
 	f.srv = httptest.NewServer(f) // binds 127.0.0.1
 	t.Cleanup(f.srv.Close)
