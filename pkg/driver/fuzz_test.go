@@ -107,6 +107,28 @@ func FuzzSnapshotParams(f *testing.F) {
 	})
 }
 
+// FuzzGroupSnapshotParams: a VolumeGroupSnapshotClass parameter is accepted only if
+// it is one the driver knows, with a consistency it knows, and the parse then says
+// which consistency it asks for.
+func FuzzGroupSnapshotParams(f *testing.F) {
+	f.Add("consistency", "per-volume")
+	f.Add("groupType", "csi-generic")
+	f.Add("csi.storage.k8s.io/volumegroupsnapshot/name", "g")
+	f.Fuzz(func(t *testing.T, k, v string) {
+		p, err := parseGroupSnapshotParams(map[string]string{k: v})
+		if err != nil {
+			return
+		}
+		if k != paramGroupType && k != paramConsistency && !strings.HasPrefix(k, "csi.storage.k8s.io/") {
+			t.Fatalf("accepted parameter %q", k)
+		}
+		if p.consistency != consistencyWriteOrder && p.consistency != consistencyPerVolume ||
+			k == paramConsistency && p.consistency != v {
+			t.Fatalf("%q=%q parsed to consistency %q", k, v, p.consistency)
+		}
+	})
+}
+
 // FuzzNodeHandover: the node's reading of a publish context (attach path,
 // connection data and sealed credentials from the VolumeAttachment) never panics,
 // answers a bad one with InvalidArgument or FailedPrecondition, hands the Cinder
