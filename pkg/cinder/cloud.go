@@ -21,7 +21,8 @@ type Cloud interface {
 	ListVolumes(ctx context.Context, opts ListOpts) ([]Volume, string, error)
 	// DeleteVolume deletes a volume and waits until it is gone; a missing volume is
 	// not an error. A volume still being made is waited for first. An attached volume
-	// or one with snapshots is ErrInvalidState.
+	// or one with snapshots is ErrInvalidState. A volume left in the temporary group
+	// of an unfinished group snapshot is taken out of it first.
 	DeleteVolume(ctx context.Context, id string) error
 	// ExpandVolume grows volume v (as just read by the caller) to sizeGiB and waits
 	// until Cinder reports the new size. An in-use volume needs online extension

@@ -110,6 +110,10 @@ func (f *fakeOpenStack) deleteVolume(w http.ResponseWriter, id string) {
 			return
 		}
 	}
+	if g, _ := v["group_id"].(string); g != "" {
+		f.writeError(w, http.StatusBadRequest, "error_invalid_volume.json", "Invalid volume: Volume status must be available or error or error_restoring or error_extending or error_managing and must not be migrating, attached, belong to a group, have snapshots, awaiting a transfer, or be disassociated from snapshots after volume transfer.")
+		return
+	}
 	switch v["status"] { // Cinder's own list
 	case StatusAvailable, StatusError, StatusErrorRestoring, StatusErrorExtending, "error_managing":
 	default:

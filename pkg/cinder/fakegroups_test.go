@@ -29,7 +29,7 @@ func (f *fakeOpenStack) cinderGroups(w http.ResponseWriter, r *http.Request, par
 	switch {
 	case len(parts) == 0 && r.Method == http.MethodPost:
 		req := dig(body, "group")
-		g := map[string]any{"id": f.newID(), "name": req["name"], "status": f.groupStatus, "group_type": req["group_type"],
+		g := map[string]any{"id": f.newID(), "name": req["name"], "description": req["description"], "status": f.groupStatus, "group_type": req["group_type"],
 			"volume_types": req["volume_types"], "volumes": []string{}, "created_at": time.Now().UTC().Format("2006-01-02T15:04:05.000000")}
 		f.groups[g["id"].(string)] = g
 		writeJSON(w, http.StatusAccepted, map[string]any{"group": map[string]any{"id": g["id"], "name": g["name"]}})
@@ -52,10 +52,14 @@ func (f *fakeOpenStack) cinderGroups(w http.ResponseWriter, r *http.Request, par
 					return
 				}
 				vols = append(vols, id)
+				v["group_id"] = parts[0]
 			}
 		}
 		for _, id := range strings.Split(fmt.Sprint(req["remove_volumes"]), ",") {
 			vols = slices.DeleteFunc(vols, func(v string) bool { return v == id })
+			if v := f.volumes[id]; v != nil {
+				v["group_id"] = ""
+			}
 		}
 		g["volumes"] = vols
 		writeJSON(w, http.StatusAccepted, map[string]any{"group": map[string]any{"id": g["id"]}})

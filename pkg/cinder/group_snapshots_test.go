@@ -89,3 +89,48 @@ func TestGroupSnapshots(t *testing.T) {
 		})
 	}
 }
+
+// TestDeleteVolumeLeavesAnAbandonedGroup: a create interrupted after the volumes went
+// into the temporary group, and never retried, leaves them there; Cinder refuses to
+// delete a volume in a group, so DeleteVolume takes it out (and the group goes with
+// the last one). A group the driver did not make is left alone.
+func TestDeleteVolumeLeavesAnAbandonedGroup(t *testing.T) {
+	ctx := context.Background()
+	f := newFakeOpenStack(t)
+	f.do(func() { f.transitionPolls = 0 })
+	c := f.client(t)
+	var vols []*Volume
+	for _, n := range []string{"a", "b", "c"} {
+		v, err := c.CreateVolume(ctx, CreateVolumeOpts{Name: n, SizeGiB: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		vols = append(vols, v)
+	}
+	ours, err := c.createGroup(ctx, GroupSnapshotOpts{Name: "gs", GroupTypeID: "0000000a-0000-4000-8000-00000000000a"}, vols[:2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.setGroupVolumes(ctx, ours, []string{vols[0].ID, vols[1].ID}); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range vols[:2] {
+		if err := c.DeleteVolume(ctx, v.ID); err != nil {
+			t.Fatalf("delete volume %s of an abandoned group: %v", v.ID, err)
+		}
+	}
+	f.do(func() {
+		if len(f.groups) != 0 {
+			t.Errorf("the abandoned group is still there: %v", f.groups)
+		}
+	})
+	// The operator's own group keeps its volume: the delete fails with Cinder's reason.
+	f.do(func() {
+		f.groups["00000099-0000-4000-8000-000000000099"] = map[string]any{"id": "00000099-0000-4000-8000-000000000099", "name": "mine",
+			"description": "", "status": StatusAvailable, "volumes": []string{vols[2].ID}}
+		f.volumes[vols[2].ID]["group_id"] = "00000099-0000-4000-8000-000000000099"
+	})
+	if err := c.DeleteVolume(ctx, vols[2].ID); !errors.Is(err, ErrInvalidState) {
+		t.Errorf("delete a volume in the operator's group: %v, want ErrInvalidState", err)
+	}
+}

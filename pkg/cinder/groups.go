@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gophercloud/gophercloud/v2"
+	"k8s.io/klog/v2"
 )
 
 // The temporary generic volume group a group snapshot is taken through: Cinder
@@ -19,11 +20,12 @@ import (
 
 // group is a Cinder generic volume group as the driver sees it.
 type group struct {
-	ID        string   `json:"id"`
-	Name      string   `json:"name"`
-	Status    string   `json:"status"`
-	GroupType string   `json:"group_type"`
-	Volumes   []string `json:"volumes"`
+	ID          string   `json:"id"`
+	Name        string   `json:"name"`
+	Description string   `json:"description"`
+	Status      string   `json:"status"`
+	GroupType   string   `json:"group_type"`
+	Volumes     []string `json:"volumes"`
 }
 
 const groupDescription = "temporary group of a CSI volume group snapshot; emptied once it is cut, deleted with it"
@@ -207,4 +209,43 @@ func (c *Client) GroupObjects(ctx context.Context) (map[string]string, error) {
 		out["group-snapshot "+s.ID] = s.Name
 	}
 	return out, nil
+}
+
+// releaseFromTemporaryGroup takes a volume out of the temporary group of a group
+// snapshot whose create was interrupted before it could empty the group, and never
+// retried: Cinder refuses to delete a volume in a group. The group goes too when no
+// group snapshot holds it. A volume in a group the driver did not make is left alone
+// (false): that is the operator's.
+func (c *Client) releaseFromTemporaryGroup(ctx context.Context, volumeID string) (bool, error) {
+	sc := c.cinder(mvGroups)
+	var out struct {
+		Volume struct {
+			GroupID string `json:"group_id"`
+		} `json:"volume"`
+	}
+	if _, err := sc.Get(ctx, sc.ServiceURL("volumes", volumeID), &out, nil); err != nil {
+		return false, fmt.Errorf("get volume %s: %w", volumeID, mapError(err))
+	}
+	if out.Volume.GroupID == "" {
+		return false, nil
+	}
+	g, err := c.getGroup(ctx, out.Volume.GroupID)
+	if err != nil || g.Description != groupDescription {
+		return false, err
+	}
+	klog.InfoS("Taking the volume out of the temporary group of an unfinished group snapshot before deleting it", "volumeID", volumeID, "groupID", g.ID, "name", g.Name)
+	if g.Status != StatusAvailable {
+		if g, err = c.waitGroup(ctx, g.ID, "to settle"); err != nil {
+			return false, err
+		}
+	}
+	if g, err = c.setGroupVolumes(ctx, g, slices.DeleteFunc(slices.Clone(g.Volumes), func(v string) bool { return v == volumeID })); err != nil {
+		return false, err
+	}
+	if len(g.Volumes) == 0 {
+		if gs, err := c.findGroupSnapshot(ctx, g.Name); err == nil && gs == nil {
+			return true, c.deleteGroup(ctx, g.ID)
+		}
+	}
+	return true, nil
 }

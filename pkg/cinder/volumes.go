@@ -198,8 +198,15 @@ func (c *Client) DeleteVolume(ctx context.Context, id string) error {
 		}
 		return v.Status, nil
 	}, func(ctx context.Context) error {
-		if err := volumes.Delete(ctx, c.cinder(mvCinderBase), id, volumes.DeleteOpts{}).ExtractErr(); err != nil {
-			return fmt.Errorf("delete volume %s: %w", id, mapError(err))
+		err := mapError(volumes.Delete(ctx, c.cinder(mvCinderBase), id, volumes.DeleteOpts{}).ExtractErr())
+		if errors.Is(err, ErrInvalidState) {
+			// Perhaps held by the temporary group of an unfinished group snapshot.
+			if released, rerr := c.releaseFromTemporaryGroup(ctx, id); rerr == nil && released {
+				err = mapError(volumes.Delete(ctx, c.cinder(mvCinderBase), id, volumes.DeleteOpts{}).ExtractErr())
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("delete volume %s: %w", id, err)
 		}
 		return nil
 	})
