@@ -43,7 +43,14 @@ func (f *fakeOpenStack) cinderGroups(w http.ResponseWriter, r *http.Request, par
 		f.writeError(w, http.StatusNotFound, "error_not_found.json", fmt.Sprintf("Group %s could not be found.", parts[0]))
 	case len(parts) == 1 && r.Method == http.MethodPut:
 		g := f.groups[parts[0]]
+		if g == nil {
+			f.writeError(w, http.StatusNotFound, "error_not_found.json", fmt.Sprintf("Group %s could not be found.", parts[0]))
+			return
+		}
 		req := dig(body, "group")
+		if name, ok := req["name"]; ok {
+			g["name"] = name
+		}
 		vols := g["volumes"].([]string)
 		for _, id := range strings.Split(fmt.Sprint(req["add_volumes"]), ",") {
 			if v := f.volumes[id]; v != nil {

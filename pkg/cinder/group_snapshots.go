@@ -187,9 +187,18 @@ func (c *Client) findGroupSnapshot(ctx context.Context, name string) (*GroupSnap
 func (c *Client) DeleteGroupSnapshot(ctx context.Context, id string) error {
 	gs, err := c.getGroupSnapshot(ctx, id)
 	if errors.Is(err, ErrNotFound) {
-		return nil
+		// A delete interrupted once the group snapshot was gone left its group, which
+		// it renamed after the group snapshot first.
+		g, err := c.findGroup(ctx, deletingName(id))
+		if g == nil || err != nil {
+			return err
+		}
+		return c.deleteGroup(ctx, g.ID)
 	}
 	if err != nil {
+		return err
+	}
+	if err := c.renameGroup(ctx, gs.GroupID, deletingName(id)); err != nil && !errors.Is(err, ErrNotFound) {
 		return err
 	}
 	sc := c.cinder(mvGroupSnapshots)
@@ -234,4 +243,16 @@ func (c *Client) dropGroup(ctx context.Context, id string) {
 
 func groupSnapshotFrom(b groupSnapshotBody) *GroupSnapshot {
 	return &GroupSnapshot{ID: b.ID, Name: b.Name, GroupID: b.GroupID, Status: b.Status, CreatedAt: time.Time(b.CreatedAt)}
+}
+
+// deletingName is what a group is renamed to while its group snapshot id is being
+// deleted, so that a retry finds it once the group snapshot is gone.
+func deletingName(id string) string { return "csi-deleting-" + id }
+
+func (c *Client) renameGroup(ctx context.Context, id, name string) error {
+	sc := c.cinder(mvGroups)
+	if _, err := sc.Put(ctx, sc.ServiceURL("groups", id), map[string]any{"group": map[string]any{"name": name}}, nil, &gophercloud.RequestOpts{OkCodes: []int{202}}); err != nil {
+		return fmt.Errorf("rename group %s: %w", id, mapError(err))
+	}
+	return nil
 }

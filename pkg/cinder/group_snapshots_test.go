@@ -134,3 +134,39 @@ func TestDeleteVolumeLeavesAnAbandonedGroup(t *testing.T) {
 		t.Errorf("delete a volume in the operator's group: %v, want ErrInvalidState", err)
 	}
 }
+
+// TestDeleteGroupSnapshotResumes: a delete that stopped after the group snapshot went
+// (Cinder's part done, the driver gone) finds its group on the retry and deletes it.
+func TestDeleteGroupSnapshotResumes(t *testing.T) {
+	ctx := context.Background()
+	f := newFakeOpenStack(t)
+	f.do(func() { f.transitionPolls = 0 })
+	c := f.client(t)
+	v, err := c.CreateVolume(ctx, CreateVolumeOpts{Name: "a", SizeGiB: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gs, err := c.CreateGroupSnapshot(ctx, GroupSnapshotOpts{Name: "gs", GroupTypeID: "0000000a-0000-4000-8000-00000000000a", VolumeIDs: []string{v.ID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first delete's Cinder calls, up to the group snapshot's; then it stops.
+	f.inject("POST", "/groups/"+gs.GroupID+"/action", 400, "error_bad_request.json", 1, nil)
+	if err := c.DeleteGroupSnapshot(ctx, gs.ID); err == nil {
+		t.Fatal("the delete succeeded though its group could not be deleted")
+	}
+	f.do(func() {
+		f.injections = nil
+		if len(f.groupSnapshots) != 0 || len(f.groups) != 1 {
+			t.Fatalf("after the interrupted delete: %d group snapshots, %d groups; want 0 and 1", len(f.groupSnapshots), len(f.groups))
+		}
+	})
+	if err := c.DeleteGroupSnapshot(ctx, gs.ID); err != nil {
+		t.Fatal(err)
+	}
+	f.do(func() {
+		if len(f.groups) != 0 {
+			t.Errorf("the retry left the group: %v", f.groups)
+		}
+	})
+}
