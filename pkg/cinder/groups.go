@@ -28,7 +28,9 @@ type group struct {
 	Volumes     []string `json:"volumes"`
 }
 
-const groupDescription = "temporary group of a CSI volume group snapshot; emptied once it is cut, deleted with it"
+// TemporaryGroupDescription is the description of the temporary groups the driver
+// makes: how DeleteVolume tells its own groups from an operator's.
+const TemporaryGroupDescription = "temporary group of a CSI volume group snapshot; emptied once it is cut, deleted with it"
 
 func (c *Client) getGroup(ctx context.Context, id string) (*group, error) {
 	sc := c.cinder(mvGroupVolumes)
@@ -67,7 +69,7 @@ func (c *Client) createGroup(ctx context.Context, opts GroupSnapshotOpts, vols [
 			types = append(types, v.VolumeType)
 		}
 	}
-	body := map[string]any{"name": opts.Name, "description": groupDescription, "group_type": opts.GroupTypeID, "volume_types": types}
+	body := map[string]any{"name": opts.Name, "description": TemporaryGroupDescription, "group_type": opts.GroupTypeID, "volume_types": types}
 	if len(vols) > 0 && vols[0].AvailabilityZone != "" {
 		body["availability_zone"] = vols[0].AvailabilityZone
 	}
@@ -230,7 +232,7 @@ func (c *Client) releaseFromTemporaryGroup(ctx context.Context, volumeID string)
 		return false, nil
 	}
 	g, err := c.getGroup(ctx, out.Volume.GroupID)
-	if err != nil || g.Description != groupDescription {
+	if err != nil || g.Description != TemporaryGroupDescription {
 		return false, err
 	}
 	klog.InfoS("Taking the volume out of the temporary group of an unfinished group snapshot before deleting it", "volumeID", volumeID, "groupID", g.ID, "name", g.Name)

@@ -21,18 +21,9 @@ type Clients struct {
 // Login logs in to a cloud of the test bed's clouds.yaml. The cloud's catalog must
 // list Nova as well as Cinder (make openstack-up).
 func Login(ctx context.Context, cloud string) (*Clients, error) {
-	path, err := CloudsFile()
+	pc, eo, err := authenticate(ctx, cloud)
 	if err != nil {
 		return nil, err
-	}
-	ao, eo, _, err := clouds.Parse(clouds.WithCloudName(cloud), clouds.WithLocations(path))
-	if err != nil {
-		return nil, fmt.Errorf("cloud %s in %s: %w", cloud, path, err)
-	}
-	ao.AllowReauth = true
-	pc, err := openstack.AuthenticatedClient(ctx, ao)
-	if err != nil {
-		return nil, fmt.Errorf("log in to cloud %s: %w", cloud, err)
 	}
 	compute, err := openstack.NewComputeV2(pc, eo)
 	if err != nil {
@@ -45,4 +36,36 @@ func Login(ctx context.Context, cloud string) (*Clients, error) {
 	}
 	volume.Microversion = "3.44"
 	return &Clients{Compute: compute, Volume: volume}, nil
+}
+
+// VolumeClient logs in to a cloud of the test bed's clouds.yaml and returns a Cinder
+// v3 client at microversion mv; the cloud needs no Nova.
+func VolumeClient(ctx context.Context, cloud, mv string) (*gophercloud.ServiceClient, error) {
+	pc, eo, err := authenticate(ctx, cloud)
+	if err != nil {
+		return nil, err
+	}
+	volume, err := openstack.NewBlockStorageV3(pc, eo)
+	if err != nil {
+		return nil, fmt.Errorf("no Cinder v3 in cloud %s: %w", cloud, err)
+	}
+	volume.Microversion = mv
+	return volume, nil
+}
+
+func authenticate(ctx context.Context, cloud string) (*gophercloud.ProviderClient, gophercloud.EndpointOpts, error) {
+	path, err := CloudsFile()
+	if err != nil {
+		return nil, gophercloud.EndpointOpts{}, err
+	}
+	ao, eo, _, err := clouds.Parse(clouds.WithCloudName(cloud), clouds.WithLocations(path))
+	if err != nil {
+		return nil, eo, fmt.Errorf("cloud %s in %s: %w", cloud, path, err)
+	}
+	ao.AllowReauth = true
+	pc, err := openstack.AuthenticatedClient(ctx, ao)
+	if err != nil {
+		return nil, eo, fmt.Errorf("log in to cloud %s: %w", cloud, err)
+	}
+	return pc, eo, nil
 }
