@@ -36,7 +36,7 @@ func TestCreateVolumeGroupSnapshotRequests(t *testing.T) {
 		{"unknown parameter", &csi.CreateVolumeGroupSnapshotRequest{Name: "gs", SourceVolumeIds: []string{v1}, Parameters: map[string]string{"type": "x"}}, codes.InvalidArgument, "unknown VolumeGroupSnapshotClass parameter"},
 		{"bad consistency", &csi.CreateVolumeGroupSnapshotRequest{Name: "gs", SourceVolumeIds: []string{v1}, Parameters: map[string]string{paramConsistency: "best"}}, codes.InvalidArgument, `use "write-order" or "per-volume"`},
 		{"unknown group type", &csi.CreateVolumeGroupSnapshotRequest{Name: "gs", SourceVolumeIds: []string{v1}, Parameters: map[string]string{paramGroupType: "gold"}}, codes.InvalidArgument, `no group type "gold"`},
-		{"write-order on a generic type", &csi.CreateVolumeGroupSnapshotRequest{Name: "gs", SourceVolumeIds: []string{v1, v2}}, codes.FailedPrecondition, "one after the other"},
+		{"write-order on a generic type", &csi.CreateVolumeGroupSnapshotRequest{Name: "gs", SourceVolumeIds: []string{v1, v2}}, codes.FailedPrecondition, `does not set consistent_group_snapshot_enabled="<is> True"`},
 		{"write-order on hidden specs", &csi.CreateVolumeGroupSnapshotRequest{Name: "gs", SourceVolumeIds: []string{v1, v2}, Parameters: map[string]string{paramGroupType: "hidden"}}, codes.FailedPrecondition, "group:access_group_types_specs"},
 		{"volumes Cinder cannot group", &csi.CreateVolumeGroupSnapshotRequest{Name: "gs", SourceVolumeIds: []string{v1, v3}, Parameters: perVolume}, codes.FailedPrecondition, "cannot snapshot volumes"},
 	} {

@@ -11,8 +11,10 @@ import (
 
 // The fake's group types: the first is Cinder's default group type.
 var (
-	// GroupTypeGeneric asks for nothing: Cinder snapshots the members in turn.
-	GroupTypeGeneric = cinder.GroupType{ID: "6a7d5b8e-0c39-4c2f-9b1e-2f4c1d0a9e01", Name: "generic", Specs: map[string]string{}}
+	// GroupTypeGeneric does not ask for consistent group snapshots (its specs, as an
+	// admin sees them, say something else): Cinder snapshots the members in turn.
+	GroupTypeGeneric = cinder.GroupType{ID: "6a7d5b8e-0c39-4c2f-9b1e-2f4c1d0a9e01", Name: "generic",
+		Specs: map[string]string{"group_replication_enabled": "<is> False"}}
 	// GroupTypeConsistent asks for write-order consistent group snapshots.
 	GroupTypeConsistent = cinder.GroupType{ID: "6a7d5b8e-0c39-4c2f-9b1e-2f4c1d0a9e02", Name: "consistent",
 		Specs: map[string]string{"consistent_group_snapshot_enabled": "<is> True"}}

@@ -18,10 +18,9 @@ import (
 // node and names, and cleans up whatever it made.
 type GroupWalk struct {
 	*Walk
-	Group  csi.GroupControllerClient
+	Group csi.GroupControllerClient
+	// groups are the group snapshots the walk made, for the clean-up.
 	groups []string
-	// GroupSnapshotIDs are the group snapshots the walk cut, in order.
-	GroupSnapshotIDs []string
 }
 
 // PerVolume is the VolumeGroupSnapshotClass parameter that accepts Cinder's generic
@@ -36,7 +35,9 @@ func (g *GroupWalk) groupSnapshot(ctx context.Context, name string, params map[s
 		return nil, err
 	}
 	gs := resp.GetGroupSnapshot()
-	g.groups = append(g.groups, gs.GetGroupSnapshotId())
+	if !slices.Contains(g.groups, gs.GetGroupSnapshotId()) {
+		g.groups = append(g.groups, gs.GetGroupSnapshotId())
+	}
 	if !gs.GetReadyToUse() || len(gs.GetSnapshots()) != len(volumes) {
 		return gs, fmt.Errorf("group snapshot %s: ready %t with %d members; want ready with %d", gs.GetGroupSnapshotId(), gs.GetReadyToUse(), len(gs.GetSnapshots()), len(volumes))
 	}
@@ -50,7 +51,6 @@ func (g *GroupWalk) groupSnapshot(ctx context.Context, name string, params map[s
 	if slices.Sort(got); !slices.Equal(got, slices.Sorted(slices.Values(volumes))) {
 		return gs, fmt.Errorf("members are of volumes %v, want %v", got, volumes)
 	}
-	g.GroupSnapshotIDs = append(g.GroupSnapshotIDs, gs.GetGroupSnapshotId())
 	return gs, nil
 }
 
@@ -121,7 +121,6 @@ func (g *GroupWalk) RunGroup(ctx context.Context, extra func(gs *csi.VolumeGroup
 			if err == nil && again.GetGroupSnapshotId() != gs.GetGroupSnapshotId() {
 				return fmt.Errorf("got group snapshot %s, want %s", again.GetGroupSnapshotId(), gs.GetGroupSnapshotId())
 			}
-			g.GroupSnapshotIDs = g.GroupSnapshotIDs[:len(g.GroupSnapshotIDs)-1]
 			return err
 		}},
 		{"a member cannot be deleted alone", func() error {
