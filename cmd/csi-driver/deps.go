@@ -22,7 +22,7 @@ import (
 // credentials unless it serves inline ephemeral volumes (--ephemeral): otherwise a
 // cloud config is read only for its [BlockStorage] settings.
 func buildDeps(ctx context.Context, opts driver.Options) (driver.Deps, error) {
-	deps := driver.Deps{Version: version, MaxVolumesPerNode: opts.MaxVolumesPerNode,
+	deps := driver.Deps{Version: version, MaxVolumesPerNode: opts.MaxVolumesPerNode, IgnoreVolumeAZ: opts.IgnoreVolumeAZ,
 		Metrics: metrics.New(prometheus.NewRegistry(), metrics.Build{Version: version, CSISpec: driver.CSISpecVersion, Mode: opts.Mode, Attacher: opts.Attacher})}
 	deps.Metrics.Zero(cinder.Services, append(slices.Clone(cinder.RepairKinds), driver.NodeRepairKinds...))
 	if opts.PublishKeyFile != "" {
@@ -45,6 +45,7 @@ func buildDeps(ctx context.Context, opts driver.Options) (driver.Deps, error) {
 		if deps.MaxVolumesPerNode == 0 {
 			deps.MaxVolumesPerNode = cfg.NodeVolumeAttachLimit
 		}
+		deps.IgnoreVolumeAZ = deps.IgnoreVolumeAZ || cfg.IgnoreVolumeAZ
 	}
 	if opts.Mode != driver.ModeNode || nodeCloud {
 		actx, cancel := context.WithTimeout(ctx, 2*time.Minute)

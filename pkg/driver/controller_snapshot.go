@@ -17,7 +17,7 @@ import (
 // ReadyToUse=false while the snapshot or backup is being made, and the
 // snapshotter calls again until it is ready.
 func (d *Driver) CreateSnapshot(ctx context.Context, req *csi.CreateSnapshotRequest) (*csi.CreateSnapshotResponse, error) {
-	a, err := validateCreateSnapshot(req)
+	a, err := d.validateCreateSnapshot(req)
 	if err != nil {
 		return nil, err
 	}
@@ -31,10 +31,15 @@ func (d *Driver) CreateSnapshot(ctx context.Context, req *csi.CreateSnapshotRequ
 	if err != nil {
 		return nil, err
 	}
+	zones := d.newVolumeZones()
 	if snap == nil {
 		vol, err := d.deps.Cloud.GetVolume(ctx, a.volumeID)
 		if err != nil {
 			return nil, toStatus(err, "getting source volume %s", a.volumeID)
+		}
+		zones.zones[vol.ID] = vol.AvailabilityZone
+		if err := d.checkSnapshotZone(ctx, zones, a); err != nil {
+			return nil, err
 		}
 		if len(vol.Attachments) > 0 && !d.opts.SnapshotInUse {
 			return nil, failedPrecondition("volume %s is attached to %v and this cloud's backend cannot snapshot or back up attached volumes (--snapshot-in-use=false): detach it first",
@@ -55,7 +60,28 @@ func (d *Driver) CreateSnapshot(ctx context.Context, req *csi.CreateSnapshotRequ
 		return nil, internal("Cinder failed %s %s of volume %s (status %q); it was deleted, the next attempt makes a new one",
 			kindOf(snap), snap.ID, a.volumeID, snap.Status)
 	}
-	return &csi.CreateSnapshotResponse{Snapshot: csiSnapshot(snap)}, nil
+	if err := d.checkSnapshotZone(ctx, zones, a); err != nil {
+		return nil, err
+	}
+	out, err := d.csiSnapshot(ctx, zones, snap)
+	if err != nil {
+		return nil, err
+	}
+	return &csi.CreateSnapshotResponse{Snapshot: out}, nil
+}
+
+// checkSnapshotZone refuses a Cinder snapshot the accessibility requirements do not
+// allow: it is usable from its volume's zone only. A backup is usable everywhere.
+func (d *Driver) checkSnapshotZone(ctx context.Context, zones *volumeZones, a createSnapshotArgs) error {
+	if len(a.zones.requisite) == 0 || a.params.backup {
+		return nil
+	}
+	z, err := zones.of(ctx, a.volumeID)
+	if err != nil || a.zones.allows(z) {
+		return err
+	}
+	return exhausted("a snapshot of volume %s is usable from its zone %q only, which the accessibility requirements (%v) do not include: ask for zone %q, or for a backup (VolumeSnapshotClass parameter %s: backup)",
+		a.volumeID, z, a.zones.requisite, z, paramSnapshotType)
 }
 
 // findSnapshot returns the snapshot or backup already made for this name, or nil.
@@ -107,12 +133,16 @@ func (d *Driver) deleteSnapshotObject(ctx context.Context, s *cinder.Snapshot) {
 	}
 }
 
-func csiSnapshot(s *cinder.Snapshot) *csi.Snapshot {
+// csiSnapshot is a snapshot or backup as CSI reports it, with where it is usable
+// from (snapshotTopology).
+func (d *Driver) csiSnapshot(ctx context.Context, zones *volumeZones, s *cinder.Snapshot) (*csi.Snapshot, error) {
 	out := &csi.Snapshot{SnapshotId: s.ID, SourceVolumeId: s.VolumeID, SizeBytes: int64(s.SizeGiB) * gib, ReadyToUse: s.Ready(), GroupSnapshotId: s.GroupSnapshotID}
 	if !s.CreatedAt.IsZero() {
 		out.CreationTime = timestamppb.New(s.CreatedAt)
 	}
-	return out
+	var err error
+	out.AccessibleTopology, err = d.snapshotTopology(ctx, zones, s)
+	return out, err
 }
 
 // getSnapshotOrBackup resolves a CSI snapshot ID, which names a Cinder snapshot or,
@@ -209,6 +239,7 @@ func (d *Driver) ListSnapshots(ctx context.Context, req *csi.ListSnapshotsReques
 	}
 	limit := int(req.GetMaxEntries())
 	out := &csi.ListSnapshotsResponse{}
+	zones := d.newVolumeZones() // one GET per source volume of the page, for its zone
 	for _, p := range []struct {
 		prefix string
 		list   func(context.Context, cinder.SnapshotListOpts) ([]cinder.Snapshot, string, error)
@@ -226,7 +257,11 @@ func (d *Driver) ListSnapshots(ctx context.Context, req *csi.ListSnapshotsReques
 			return nil, listFailed(err, opts.Marker, req.GetStartingToken(), "snapshot")
 		}
 		for i := range snaps {
-			out.Entries = append(out.Entries, &csi.ListSnapshotsResponse_Entry{Snapshot: csiSnapshot(&snaps[i])})
+			s, err := d.csiSnapshot(ctx, zones, &snaps[i])
+			if err != nil {
+				return nil, err
+			}
+			out.Entries = append(out.Entries, &csi.ListSnapshotsResponse_Entry{Snapshot: s})
 		}
 		if next != "" {
 			out.NextToken = p.prefix + next
@@ -256,7 +291,11 @@ func (d *Driver) listOneSnapshot(ctx context.Context, id, volumeID string) (*csi
 	if volumeID != "" && s.VolumeID != volumeID {
 		return &csi.ListSnapshotsResponse{}, nil
 	}
-	return &csi.ListSnapshotsResponse{Entries: []*csi.ListSnapshotsResponse_Entry{{Snapshot: csiSnapshot(s)}}}, nil
+	out, err := d.csiSnapshot(ctx, d.newVolumeZones(), s)
+	if err != nil {
+		return nil, err
+	}
+	return &csi.ListSnapshotsResponse{Entries: []*csi.ListSnapshotsResponse_Entry{{Snapshot: out}}}, nil
 }
 
 // GetSnapshot returns one snapshot or backup.
@@ -272,5 +311,9 @@ func (d *Driver) GetSnapshot(ctx context.Context, req *csi.GetSnapshotRequest) (
 	if err != nil {
 		return nil, err
 	}
-	return &csi.GetSnapshotResponse{Snapshot: csiSnapshot(s)}, nil
+	out, err := d.csiSnapshot(ctx, d.newVolumeZones(), s)
+	if err != nil {
+		return nil, err
+	}
+	return &csi.GetSnapshotResponse{Snapshot: out}, nil
 }

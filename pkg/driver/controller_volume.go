@@ -39,7 +39,7 @@ func (d *Driver) CreateVolume(ctx context.Context, req *csi.CreateVolumeRequest)
 		}
 		vol, err = d.deps.Cloud.CreateVolume(ctx, d.createOpts(a))
 		if err != nil {
-			return nil, toStatus(err, "creating volume %q (%d GiB, type %q)", a.name, a.sizeGiB, a.params.volumeType)
+			return nil, createFailed(err, a)
 		}
 		klog.InfoS("Created volume", "name", a.name, "volumeID", vol.ID, "sizeGiB", vol.SizeGiB, "type", vol.VolumeType, "zone", vol.AvailabilityZone)
 	}
@@ -55,6 +55,17 @@ func (d *Driver) CreateVolume(ctx context.Context, req *csi.CreateVolumeRequest)
 		return nil, invalid("a multi-node access mode needs a multiattach volume type, and %q is not one; set the StorageClass parameter %q to a type with multiattach=\"<is> True\"", vol.VolumeType, paramType)
 	}
 	return &csi.CreateVolumeResponse{Volume: d.csiVolume(vol, req.GetVolumeContentSource(), a.params)}, nil
+}
+
+// createFailed is the status of a failed create. A source in a zone the topology
+// does not allow, which Cinder refuses to copy across zones, is ResourceExhausted:
+// the volume cannot be made where it is wanted (CSI's answer for topology).
+func createFailed(err error, a createVolumeArgs) error {
+	if a.sourceZone != "" && a.zone != a.sourceZone && errors.Is(err, cinder.ErrInvalidInput) {
+		return exhausted("the source of volume %q is in availability zone %q, which the topology does not allow (%v), and Cinder makes a volume from a snapshot or volume only in the source's zone (%v): allow zone %q for this claim (StorageClass allowedTopologies, or a node there)",
+			a.name, a.sourceZone, a.zones.requisite, err, a.sourceZone)
+	}
+	return toStatus(err, "creating volume %q (%d GiB, type %q)", a.name, a.sizeGiB, a.params.volumeType)
 }
 
 // resolveSource checks that the content source exists (a snapshot ID may name a Cinder
@@ -73,6 +84,11 @@ func (d *Driver) resolveSource(ctx context.Context, a *createVolumeArgs) error {
 		}
 		srcGiB, what = s.SizeGiB, "snapshot "+s.ID
 		a.sourceIsBackup = s.IsBackup
+		if d.zoneTopology() && !a.zoneExplicit && !s.IsBackup {
+			if a.sourceZone, err = d.newVolumeZones().of(ctx, s.VolumeID); err != nil {
+				return err
+			}
+		}
 	case a.sourceVolID != "":
 		v, err := d.deps.Cloud.GetVolume(ctx, a.sourceVolID)
 		if err != nil {
@@ -82,8 +98,16 @@ func (d *Driver) resolveSource(ctx context.Context, a *createVolumeArgs) error {
 		if len(v.Attachments) > 0 {
 			a.sourceNodes = v.Nodes()
 		}
+		if d.zoneTopology() && !a.zoneExplicit {
+			a.sourceZone = v.AvailabilityZone
+		}
 	default:
 		return nil
+	}
+	if a.sourceZone != "" && a.zones.allows(a.sourceZone) {
+		// Where Cinder makes it (cloned_volume_same_az), if the topology allows that
+		// zone; else the requested zone, which Cinder may refuse (createFailed).
+		a.zone = a.sourceZone
 	}
 	a.sourceGiB = srcGiB
 	if a.sizeGiB < srcGiB {
@@ -166,8 +190,8 @@ func (d *Driver) csiVolume(v *cinder.Volume, src *csi.VolumeContentSource, p vol
 	if len(p.mkfsOptions) > 0 {
 		out.VolumeContext = map[string]string{ctxMkfsOptions: strings.Join(p.mkfsOptions, " ")}
 	}
-	if d.opts.WithTopology && v.AvailabilityZone != "" {
-		out.AccessibleTopology = []*csi.Topology{{Segments: map[string]string{TopologyZoneKey: v.AvailabilityZone}}}
+	if d.zoneTopology() {
+		out.AccessibleTopology = zoneTopologies(v.AvailabilityZone)
 	}
 	return out
 }

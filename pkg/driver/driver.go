@@ -43,7 +43,10 @@ type Deps struct {
 	Node     NodeIdentity
 	// MaxVolumesPerNode is the resolved attach limit (flag, cloud.conf or default).
 	MaxVolumesPerNode int
-	Version           string
+	// IgnoreVolumeAZ (--ignore-volume-az or cloud.conf's ignore-volume-az): Cinder's
+	// zones are not the nodes' zones, so none is sent or reported (topology.go).
+	IgnoreVolumeAZ bool
+	Version        string
 	// NodeCloud and NodeAttacher let the node plugin create, attach and delete inline
 	// ephemeral volumes. They are set only with --ephemeral: without it the node holds
 	// no cloud credentials.

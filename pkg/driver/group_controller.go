@@ -65,7 +65,11 @@ func (d *Driver) CreateVolumeGroupSnapshot(ctx context.Context, req *csi.CreateV
 		return nil, alreadyExists("group snapshot %s named %q already exists of volumes %v, not %v; use another name", gs.ID, a.name, got, a.volumeIDs)
 	}
 	klog.InfoS("Created group snapshot", "name", a.name, "groupSnapshotID", gs.ID, "volumeIDs", a.volumeIDs, "groupType", gt.Name, "consistency", a.params.consistency)
-	return &csi.CreateVolumeGroupSnapshotResponse{GroupSnapshot: csiGroupSnapshot(gs)}, nil
+	out, err := d.csiGroupSnapshot(ctx, gs)
+	if err != nil {
+		return nil, err
+	}
+	return &csi.CreateVolumeGroupSnapshotResponse{GroupSnapshot: out}, nil
 }
 
 // groupType resolves the class's group type and checks that it gives the
@@ -97,7 +101,11 @@ func (d *Driver) GetVolumeGroupSnapshot(ctx context.Context, req *csi.GetVolumeG
 	if err != nil {
 		return nil, err
 	}
-	return &csi.GetVolumeGroupSnapshotResponse{GroupSnapshot: csiGroupSnapshot(gs)}, nil
+	out, err := d.csiGroupSnapshot(ctx, gs)
+	if err != nil {
+		return nil, err
+	}
+	return &csi.GetVolumeGroupSnapshotResponse{GroupSnapshot: out}, nil
 }
 
 // DeleteVolumeGroupSnapshot deletes the group snapshot, its members and its group;
@@ -146,10 +154,15 @@ func (d *Driver) getGroupSnapshot(ctx context.Context, id string, snapshotIDs []
 	return gs, nil
 }
 
-func csiGroupSnapshot(gs *cinder.GroupSnapshot) *csi.VolumeGroupSnapshot {
+func (d *Driver) csiGroupSnapshot(ctx context.Context, gs *cinder.GroupSnapshot) (*csi.VolumeGroupSnapshot, error) {
 	out := &csi.VolumeGroupSnapshot{GroupSnapshotId: gs.ID, CreationTime: timestamppb.New(gs.CreatedAt), ReadyToUse: gs.Ready()}
+	zones := d.newVolumeZones()
 	for i := range gs.Snapshots {
-		out.Snapshots = append(out.Snapshots, csiSnapshot(&gs.Snapshots[i]))
+		s, err := d.csiSnapshot(ctx, zones, &gs.Snapshots[i])
+		if err != nil {
+			return nil, err
+		}
+		out.Snapshots = append(out.Snapshots, s)
 	}
-	return out
+	return out, nil
 }

@@ -16,7 +16,8 @@ func (d *Driver) GetPluginInfo(context.Context, *csi.GetPluginInfoRequest) (*csi
 	return &csi.GetPluginInfoResponse{Name: d.opts.DriverName, VendorVersion: v}, nil
 }
 
-// GetPluginCapabilities advertises the controller service, topology and online expansion.
+// GetPluginCapabilities advertises the controller service, volume and snapshot
+// topology, online expansion and group snapshots.
 func (d *Driver) GetPluginCapabilities(context.Context, *csi.GetPluginCapabilitiesRequest) (*csi.GetPluginCapabilitiesResponse, error) {
 	svc := func(t csi.PluginCapability_Service_Type) *csi.PluginCapability {
 		return &csi.PluginCapability{Type: &csi.PluginCapability_Service_{Service: &csi.PluginCapability_Service{Type: t}}}
@@ -31,6 +32,10 @@ func (d *Driver) GetPluginCapabilities(context.Context, *csi.GetPluginCapabiliti
 	}
 	if d.opts.WithTopology {
 		caps = append(caps, svc(csi.PluginCapability_Service_VOLUME_ACCESSIBILITY_CONSTRAINTS))
+	}
+	if d.opts.Mode != ModeNode && d.zoneTopology() {
+		// A snapshot is usable from its volume's zone only (topology.go).
+		caps = append(caps, svc(csi.PluginCapability_Service_SNAPSHOT_ACCESSIBILITY_CONSTRAINTS))
 	}
 	if d.groupSnapshots() {
 		caps = append(caps, svc(csi.PluginCapability_Service_GROUP_CONTROLLER_SERVICE))

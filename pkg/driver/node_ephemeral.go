@@ -88,7 +88,7 @@ func (d *Driver) findOrCreateEphemeral(ctx context.Context, a ephemeralArgs) (*c
 		return nil, err
 	}
 	opts := cinder.CreateVolumeOpts{Name: name, SizeGiB: a.sizeGiB, VolumeType: a.volumeType, Metadata: d.ephemeralMetadata(a)}
-	if d.opts.WithTopology {
+	if d.zoneTopology() {
 		// The volume must be where the node can attach it, as CreateVolume's topology does.
 		opts.AvailabilityZone = d.deps.Node.Zone
 	}

@@ -54,6 +54,7 @@ type Options struct {
 	MetadataURL         string
 	MetadataSearchOrder string
 	WithTopology        bool
+	IgnoreVolumeAZ      bool
 	NFSMountBase        string
 	// NodeIP and InitiatorFile describe a node of the Cinder attachments path to the
 	// backend (its attachment connector): its address, and where open-iscsi keeps its
@@ -109,6 +110,7 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.MetadataSearchOrder, "metadata-search-order", cinder.MetadataConfigDrive+","+cinder.MetadataMetadataService,
 		"where the node looks up its instance: "+cinder.MetadataConfigDrive+", "+cinder.MetadataMetadataService+", comma separated")
 	fs.BoolVar(&o.WithTopology, "with-topology", true, "report and honour availability-zone topology")
+	fs.BoolVar(&o.IgnoreVolumeAZ, "ignore-volume-az", false, "Cinder's availability zones are not named like the nodes' (Nova) zones: volumes are made in the StorageClass's availability zone or Cinder's default, and no zone is reported, so any node may attach them (needs Nova's cross_az_attach, its default); also set by cloud.conf [BlockStorage] ignore-volume-az")
 	fs.StringVar(&o.NFSMountBase, "nfs-mount-base", "", "where NFS shares of Cinder attachments are mounted on the node (default: the mount_point_base Cinder reports)")
 	fs.BoolVar(&o.ExpandInUse, "expand-in-use", true, "the backend can extend attached volumes; false makes expansion offline-only (the resizer waits until the volume is detached)")
 	fs.BoolVar(&o.SnapshotInUse, "snapshot-in-use", true, "the backend can snapshot, clone and back up attached volumes and delete their snapshots; false refuses these with FailedPrecondition until the volume is detached, instead of letting Cinder fail")

@@ -23,7 +23,14 @@ type createVolumeArgs struct {
 	sourceVolID string
 	// sourceNodes are the nodes a source volume is attached to, set by resolveSource.
 	sourceNodes []string
-	zone        string
+	// zone is the zone to make the volume in ("": Cinder's default); zones what the
+	// topology allows, and zoneExplicit whether the StorageClass named the zone.
+	zone         string
+	zones        zoneRequest
+	zoneExplicit bool
+	// sourceZone is a snapshot's or source volume's zone, set by resolveSource when
+	// zones are topology: Cinder makes the volume there (see topology.go).
+	sourceZone  string
 	explicitReq bool // required_bytes was given (a source's size may not raise it)
 }
 
@@ -76,23 +83,12 @@ func (d *Driver) validateCreateVolume(req *csi.CreateVolumeRequest) (createVolum
 			return a, invalid("volume_content_source must be a snapshot or a volume")
 		}
 	}
-	a.zone = a.params.availability
-	if a.zone == "" && d.opts.WithTopology {
-		a.zone = zoneFromRequirements(req.GetAccessibilityRequirements())
+	a.zone, a.zoneExplicit = a.params.availability, a.params.availability != ""
+	if !a.zoneExplicit && d.zoneTopology() {
+		a.zones = zonesOf(req.GetAccessibilityRequirements())
+		a.zone = a.zones.first()
 	}
 	return a, nil
-}
-
-// zoneFromRequirements picks the first preferred zone, else the first requisite one.
-func zoneFromRequirements(r *csi.TopologyRequirement) string {
-	for _, list := range [][]*csi.Topology{r.GetPreferred(), r.GetRequisite()} {
-		for _, t := range list {
-			if z := t.GetSegments()[TopologyZoneKey]; z != "" {
-				return z
-			}
-		}
-	}
-	return ""
 }
 
 type publishArgs struct {
@@ -171,10 +167,17 @@ type createSnapshotArgs struct {
 	name     string
 	volumeID string
 	params   snapshotParams
+	zones    zoneRequest // where the snapshot must be usable from
 }
 
-func validateCreateSnapshot(req *csi.CreateSnapshotRequest) (createSnapshotArgs, error) {
+func (d *Driver) validateCreateSnapshot(req *csi.CreateSnapshotRequest) (createSnapshotArgs, error) {
 	a := createSnapshotArgs{name: req.GetName(), volumeID: req.GetSourceVolumeId()}
+	if r := req.GetAccessibilityRequirements(); r != nil {
+		if !d.zoneTopology() {
+			return a, invalid("accessibility_requirements given, but this driver does not advertise SNAPSHOT_ACCESSIBILITY_CONSTRAINTS (--with-topology=false or ignore-volume-az): its snapshots are usable from every zone; drop them")
+		}
+		a.zones = zonesOf(r)
+	}
 	if err := checkName("name", a.name); err != nil {
 		return a, err
 	}

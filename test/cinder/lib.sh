@@ -27,6 +27,12 @@ RABBIT_DIST_PORT=$((RABBIT_PORT + 20000))
 EPMD_PORT=4369
 REGION=RegionOne
 BACKEND=nfs1
+# Two availability zones, one backend each (both volume_backend_name $BACKEND, so
+# every volume type reaches both): ZONE_A is Cinder's default zone, where a volume
+# asked for without a zone lands; ZONE_B is the second backend's.
+ZONE_A=nova
+ZONE_B=${CINDER_TEST_ZONE_B:-zone-b}
+BACKEND_B=nfs2
 TEST_PROJECT=csi-test
 TEST_USER=csi-test
 TEST_ROLES=${CINDER_TEST_ROLES:-member}
@@ -44,9 +50,9 @@ export LC_ALL=C.UTF-8
 declare -A PROC_WORD=(
   [mariadb]=mariadbd [epmd]=epmd [rabbitmq]=rabbitmq [keystone]=uwsgi
   [cinder-scheduler]=cinder-scheduler [cinder-volume]=cinder-volume
-  [cinder-backup]=cinder-backup [cinder-api]=cinder-api [cinder-api-noauth]=cinder-api
+  [cinder-backup]=cinder-backup [cinder-backup-b]=cinder-backup [cinder-api]=cinder-api [cinder-api-noauth]=cinder-api
 )
-CINDER_PROCS=(cinder-api cinder-api-noauth cinder-backup cinder-volume cinder-scheduler)
+CINDER_PROCS=(cinder-api cinder-api-noauth cinder-backup cinder-backup-b cinder-volume cinder-scheduler)
 INFRA_PROCS=(keystone rabbitmq epmd mariadb)
 # What nova-up.sh adds (make openstack-up). Each name is also the word its
 # command line contains, so they need no PROC_WORD entry. down.sh stops them

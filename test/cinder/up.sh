@@ -8,7 +8,8 @@
 #                             credential, volumev3 + block-storage in the catalog
 #   Cinder    127.0.0.1:8776  cinder-api with Keystone auth
 #             127.0.0.1:8777  a second cinder-api, noauth, same DB and queue
-#             scheduler, volume (NFS driver on a bind-mounted local directory),
+#             scheduler, volume (two NFS backends on bind-mounted local directories,
+#             in zones nova and zone-b),
 #             backup (POSIX driver); volume types "standard" (default) and "fast"
 #
 # Writes clouds.yaml (clouds local, local-appcred, local-noauth) to
@@ -64,7 +65,7 @@ $1 in $(since "$T0")s
   Cinder          http://127.0.0.1:$API_PORT/v3/$PROJECT_ID   (Keystone tokens)
   Cinder noauth   http://127.0.0.1:$NOAUTH_PORT/v3/$PROJECT_ID   (X-Auth-Token: admin:$PROJECT_ID)
   MariaDB 127.0.0.1:$MYSQL_PORT, RabbitMQ 127.0.0.1:$RABBIT_PORT
-  volume types    standard (default), fast; group types csi-generic (default), csi-consistent; backend $BACKEND (NFS driver on $SHARE_DIR)
+  volume types    standard (default), fast; group types csi-generic (default), csi-consistent; zones $ZONE_A (default; backend $BACKEND, NFS driver on $SHARE_DIR) and $ZONE_B (backend $BACKEND_B, on $BASE/export-b)
   clouds.yaml     $CLOUDS_YAML  (clouds: local, local-appcred, local-noauth)
   memory          RSS ${mem% *} MiB, PSS ${mem#* } MiB (all processes started here)
   logs            $LOG   (timings: $LOG/timings.txt)
@@ -148,6 +149,9 @@ already_up() {
   curl -sf -o /dev/null -H "X-Auth-Token: $TOKEN" -H "$MV" \
     "http://127.0.0.1:$API_PORT/v3/$PROJECT_ID/volumes" || { say "cinder-api :$API_PORT does not answer"; return 1; }
   noauth GET /volumes >/dev/null || { say "cinder-api :$NOAUTH_PORT does not answer"; return 1; }
+  # A bed from before the second zone is rebuilt.
+  noauth GET /os-availability-zone | jq -e --arg z "$ZONE_B" '[.availabilityZoneInfo[].zoneName] | index($z) != null' >/dev/null ||
+    { say "no zone $ZONE_B (a bed of an older layout)"; return 1; }
 }
 if [[ -d $RUN ]] && already_up; then
   SHARE_DIR=$BASE/export
@@ -203,13 +207,19 @@ DB_PASSWORD=$(secret) ADMIN_PASSWORD=$(secret) SERVICE_PASSWORD=$(secret) USER_P
 # The "NFS share": os-brick mounts share S at <nfs_mount_point_base>/<md5(S)>
 # unless that path is already a mount point in /proc/mounts. So a bind mount of
 # a local directory there is all the driver needs; volumes are files in it.
+# One share per backend: <state>/export for $BACKEND ($ZONE_A), <state>/export-b for
+# $BACKEND_B ($ZONE_B).
 SHARE_DIR=$BASE/export
-SHARE=127.0.0.1:$SHARE_DIR
-MNT=$BASE/mnt/$(printf '%s' "$SHARE" | md5sum | cut -d' ' -f1)
-mkdir -p "$MNT"
-chmod 777 "$SHARE_DIR"
-mount --bind "$SHARE_DIR" "$MNT"
-echo "$SHARE" >"$ETC/nfs_shares"
+share() {  # share DIR SHARES_FILE
+  local s=127.0.0.1:$1 mnt
+  mnt=$BASE/mnt/$(printf '%s' "127.0.0.1:$1" | md5sum | cut -d' ' -f1)
+  mkdir -p "$1" "$mnt"
+  chmod 777 "$1"
+  mount --bind "$1" "$mnt"
+  echo "$s" >"$2"
+}
+share "$SHARE_DIR" "$ETC/nfs_shares"
+share "$BASE/export-b" "$ETC/nfs_shares_b"
 
 CONF=$ETC/cinder.conf
 cat >"$CONF" <<EOF
@@ -226,7 +236,9 @@ rootwrap_config = /etc/cinder/rootwrap.conf
 osapi_volume_listen = 127.0.0.1
 osapi_volume_listen_port = $API_PORT
 osapi_volume_workers = 1
-enabled_backends = $BACKEND
+enabled_backends = $BACKEND,$BACKEND_B
+storage_availability_zone = $ZONE_A
+default_availability_zone = $ZONE_A
 default_volume_type = standard
 default_group_type = csi-generic
 glance_api_servers = http://127.0.0.1:9292
@@ -267,10 +279,16 @@ password = $SERVICE_PASSWORD
 region_name = $REGION
 service_token_roles_required = true
 
-[$BACKEND]
+EOF
+# backend SECTION SHARES_FILE ZONE: an NFS backend section of cinder.conf.
+backend() {
+  cat >>"$CONF" <<EOF
+
+[$1]
 volume_driver = cinder.volume.drivers.nfs.NfsDriver
 volume_backend_name = $BACKEND
-nfs_shares_config = $ETC/nfs_shares
+backend_availability_zone = $3
+nfs_shares_config = $2
 nfs_mount_point_base = $BASE/mnt
 nfs_mount_attempts = 1
 nfs_sparsed_volumes = true
@@ -279,6 +297,9 @@ nfs_snapshot_support = true
 nas_secure_file_operations = false
 nas_secure_file_permissions = false
 EOF
+}
+backend "$BACKEND" "$ETC/nfs_shares" "$ZONE_A"
+backend "$BACKEND_B" "$ETC/nfs_shares_b" "$ZONE_B"
 # The second API process reads cinder.conf, then this (later files win).
 # noauth_include_project_id: URLs keep /v3/{project_id}/, as gophercloud's
 # blockstorage/noauth client builds them; the token is "user:project".
@@ -287,6 +308,15 @@ cat >"$ETC/cinder-api-noauth.conf" <<EOF
 auth_strategy = noauth_include_project_id
 osapi_volume_listen_port = $NOAUTH_PORT
 log_file = cinder-api-noauth.log
+EOF
+
+# Cinder backs a volume up with a cinder-backup of the volume's zone: a second one,
+# on a host of its own, serves $ZONE_B (a backup restores into either zone).
+cat >"$ETC/cinder-backup-b.conf" <<EOF
+[DEFAULT]
+host = cinder-csi-test-b
+storage_availability_zone = $ZONE_B
+log_file = cinder-backup-b.log
 EOF
 
 KS_CONF=$BASE/keystone/keystone.conf
@@ -397,6 +427,7 @@ say "RabbitMQ up"
 start cinder-scheduler cinder-scheduler --config-file "$CONF"
 start cinder-volume cinder-volume --config-file "$CONF"
 start cinder-backup cinder-backup --config-file "$CONF"
+start cinder-backup-b cinder-backup --config-file "$CONF" --config-file "$ETC/cinder-backup-b.conf"
 start cinder-api cinder-api --config-file "$CONF"
 start cinder-api-noauth cinder-api --config-file "$CONF" --config-file "$ETC/cinder-api-noauth.conf"
 say "Cinder services starting"
@@ -479,12 +510,13 @@ say "volume types standard (default) + fast; group types csi-generic (default) +
 
 services_up() {
   noauth GET /os-services | jq -e '[.services[] | select(.state=="up" and .status=="enabled") | .binary]
-    | (index("cinder-scheduler") and index("cinder-volume") and index("cinder-backup")) != null'
+    | (index("cinder-scheduler") != null) and (map(select(. == "cinder-volume")) | length == 2)
+      and (map(select(. == "cinder-backup")) | length == 2)'
 }
-pool_visible() { noauth GET /scheduler-stats/get_pools | jq -e '.pools | length > 0'; }
-wait_for "scheduler, volume and backup services up" 180 services_up
+pools_visible() { noauth GET /scheduler-stats/get_pools | jq -e '.pools | length > 1'; }
+wait_for "scheduler, two volume and two backup services up" 180 services_up
 timing "Cinder services up" "$(since "$T_START")"
-wait_for "the scheduler to see the $BACKEND pool" 120 pool_visible
+wait_for "the scheduler to see the $BACKEND and $BACKEND_B pools" 120 pools_visible
 timing "pool visible" "$(since "$T_START")"
 
 # Keystone path end to end: token, catalog, Cinder accepting the token.

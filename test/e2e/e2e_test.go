@@ -496,7 +496,7 @@ func (e *env) chartDryRun(ctx context.Context, t *testing.T) {
 		t.Fatalf("helm lint --strict: %v: %s", err, out)
 	}
 	values := []string{"--set", "cloud.cloudsYaml=clouds: {}", "--set", "ephemeral.enabled=true",
-		"--set", "volumeAttributesClass.enabled=true", "--set", "logFormat=json"}
+		"--set", "volumeAttributesClass.enabled=true", "--set", "logFormat=json", "--set", "topology.ignoreVolumeAZ=true"}
 	// helm install asks the cluster which APIs it serves; helm template is told.
 	apis := []string{"--api-versions", "snapshot.storage.k8s.io/v1/VolumeSnapshotClass",
 		"--api-versions", "groupsnapshot.storage.k8s.io/v1/VolumeGroupSnapshotClass",
@@ -508,6 +508,10 @@ func (e *env) chartDryRun(ctx context.Context, t *testing.T) {
 	// Every container of both workloads (the driver twice, seven sidecars) gets the format.
 	if n := strings.Count(string(rendered), `"--logging-format=json"`); n != 9 {
 		t.Errorf("logFormat=json reaches %d containers, want 9 (driver and sidecars of both workloads)", n)
+	}
+	// Both plugins get ignore-volume-az: the node plugin creates inline ephemeral volumes.
+	if n := strings.Count(string(rendered), `"--ignore-volume-az"`); n != 2 {
+		t.Errorf("topology.ignoreVolumeAZ=true reaches %d containers, want 2 (both driver plugins)", n)
 	}
 	classes := map[string]int{"VolumeSnapshotClass": 2, "VolumeGroupSnapshotClass": 1, "VolumeAttributesClass": 1}
 	for kind, want := range classes {

@@ -96,7 +96,7 @@ func TestUpstreamSanityBinary(t *testing.T) {
 				"-csi.endpoint=unix://" + filepath.Join(dir, "csi.sock"),
 				"-csi.mountdir=" + filepath.Join(dir, "mnt"), "-csi.stagingdir=" + filepath.Join(dir, "staging"),
 				"-ginkgo.json-report=" + report, "-ginkgo.timeout=30m", "-ginkgo.succinct",
-			}, r.flags(dir)...)
+			}, append(sanityrun.SkipFlags(), r.flags(dir)...)...)
 			start := time.Now()
 			out, runErr := exec.Command(bin, args...).CombinedOutput()
 			took := time.Since(start)

@@ -6,8 +6,10 @@ package sanityrun
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -55,7 +57,21 @@ func Config(dir, sock string) sanity.TestConfig {
 // not advertise on any path, with why.
 var DriverSkips = map[string]string{
 	"ControllerPublishVolume.readonly field not supported": "Cinder attaches read-write; read-only is a mount option on the node",
-	"SNAPSHOT_ACCESSIBILITY_CONSTRAINTS not supported":     "a Cinder snapshot has no topology of its own: it lives on its volume's backend",
+}
+
+// UpstreamBugs are cases of the pinned csi-test that fail every driver doing what
+// they test; each run leaves them out by name (Run, SkipFlags), with why.
+var UpstreamBugs = map[string]string{
+	"should succeed when creating a snapshot with accessibility requirements": "csi-test v5.6.0 compares the snapshot's reported topology with gomega.Equal (reflect.DeepEqual) against a message it had marshalled, whose size cache is set, so any driver that reports where a snapshot is usable from fails it; pkg/driver TestSnapshotZones and realcinder TestTopology prove that instead",
+}
+
+// SkipFlags are the csi-sanity binary's flags that leave out UpstreamBugs.
+func SkipFlags() []string {
+	var out []string
+	for name := range UpstreamBugs {
+		out = append(out, "-ginkgo.skip="+regexp.QuoteMeta(name))
+	}
+	return out
 }
 
 // Want is what a run must show, so that a capability the driver loses cannot turn its
@@ -77,7 +93,7 @@ func Run(t *testing.T, cfg sanity.TestConfig, label string, want Want, timeout t
 	sanity.GinkgoTest(&cfg)
 	gomega.RegisterFailHandler(ginkgo.Fail)
 	suite, reporter := ginkgo.GinkgoConfiguration()
-	for name := range want.Named {
+	for name := range withUpstreamBugs(want.Named) {
 		suite.SkipStrings = append(suite.SkipStrings, name)
 	}
 	suite.Timeout = timeout
@@ -98,8 +114,15 @@ func Run(t *testing.T, cfg sanity.TestConfig, label string, want Want, timeout t
 	}
 }
 
+func withUpstreamBugs(named map[string]string) map[string]string {
+	out := maps.Clone(UpstreamBugs)
+	maps.Copy(out, named)
+	return out
+}
+
 // Check prints the summary of a run and returns how it differs from want.
 func Check(reports []types.Report, label string, want Want, took time.Duration) []string {
+	want.Named = withUpstreamBugs(want.Named)
 	counts := map[string]int{}
 	used := map[string]bool{}
 	var problems []string

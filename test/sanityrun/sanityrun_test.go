@@ -1,6 +1,7 @@
 package sanityrun
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -33,7 +34,11 @@ func TestCheck(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := Check([]types.Report{{SpecReports: tt.specs}}, "test", want, time.Second)
+			specs := slices.Clone(tt.specs)
+			for name := range UpstreamBugs { // every run leaves them out by name
+				specs = append(specs, spec(name, types.SpecStateSkipped, ""))
+			}
+			got := Check([]types.Report{{SpecReports: specs}}, "test", want, time.Second)
 			if len(got) != len(tt.want) {
 				t.Fatalf("problems = %q, want %d", got, len(tt.want))
 			}

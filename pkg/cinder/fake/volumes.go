@@ -22,9 +22,7 @@ func (c *Cloud) CreateVolume(ctx context.Context, o cinder.CreateVolumeOpts) (*c
 		return nil, fmt.Errorf("volume type %q not found: %w", o.VolumeType, cinder.ErrInvalidInput)
 	}
 	zone := o.AvailabilityZone
-	if zone == "" {
-		zone = c.zones[0]
-	} else if !contains(c.zones, zone) {
+	if zone != "" && !contains(c.zones, zone) {
 		c.mu.Unlock()
 		return nil, fmt.Errorf("availability zone %q is invalid: %w", zone, cinder.ErrInvalidInput)
 	}
@@ -36,10 +34,21 @@ func (c *Cloud) CreateVolume(ctx context.Context, o cinder.CreateVolumeOpts) (*c
 		c.mu.Unlock()
 		return nil, fmt.Errorf("requested %d GiB exceeds the quota of %d GiB: %w", o.SizeGiB, c.limits.MaxTotalGiB, cinder.ErrQuotaExceeded)
 	}
-	from, err := c.sourceLocked(o)
+	from, srcZone, err := c.sourceLocked(o)
 	if err != nil {
 		c.mu.Unlock()
 		return nil, err
+	}
+	// As Cinder with cloned_volume_same_az (its default): a volume made from a
+	// snapshot or volume is in the source's zone.
+	switch {
+	case srcZone != "" && zone == "":
+		zone = srcZone
+	case srcZone != "" && zone != srcZone:
+		c.mu.Unlock()
+		return nil, fmt.Errorf("volume must be in the same availability zone as its source (%s), not %s: %w", srcZone, zone, cinder.ErrInvalidInput)
+	case zone == "":
+		zone = c.zones[0]
 	}
 	v := &cinder.Volume{
 		ID: NewID(), Name: o.Name, Status: cinder.StatusCreating, SizeGiB: o.SizeGiB,
@@ -81,8 +90,9 @@ func (c *Cloud) CreateVolume(ctx context.Context, o cinder.CreateVolumeOpts) (*c
 	return &out, nil
 }
 
-// sourceLocked checks the content source and returns the file to copy data from.
-func (c *Cloud) sourceLocked(o cinder.CreateVolumeOpts) (string, error) {
+// sourceLocked checks the content source and returns the file a new volume copies
+// (if files are kept) and the zone of its source volume ("" for none or a backup).
+func (c *Cloud) sourceLocked(o cinder.CreateVolumeOpts) (string, string, error) {
 	var src *snapshot
 	var kind, id string
 	switch {
@@ -93,26 +103,30 @@ func (c *Cloud) sourceLocked(o cinder.CreateVolumeOpts) (string, error) {
 	case o.SourceVolID != "":
 		v, ok := c.volumes[o.SourceVolID]
 		if !ok {
-			return "", notFound("volume", o.SourceVolID)
+			return "", "", notFound("volume", o.SourceVolID)
 		}
 		if o.SizeGiB < v.SizeGiB {
-			return "", fmt.Errorf("size %d GiB is smaller than source volume's %d GiB: %w", o.SizeGiB, v.SizeGiB, cinder.ErrInvalidInput)
+			return "", "", fmt.Errorf("size %d GiB is smaller than source volume's %d GiB: %w", o.SizeGiB, v.SizeGiB, cinder.ErrInvalidInput)
 		}
-		return c.fileIf(c.volumeFile(v.ID)), nil
+		return c.fileIf(c.volumeFile(v.ID)), v.AvailabilityZone, nil
 	default:
-		return "", nil
+		return "", "", nil
 	}
 	if src == nil {
-		return "", notFound(kind, id)
+		return "", "", notFound(kind, id)
 	}
 	c.refreshLocked(src)
 	if src.Status != cinder.StatusAvailable {
-		return "", fmt.Errorf("%s %s is %q, not available: %w", kind, id, src.Status, cinder.ErrInvalidState)
+		return "", "", fmt.Errorf("%s %s is %q, not available: %w", kind, id, src.Status, cinder.ErrInvalidState)
 	}
 	if o.SizeGiB < src.SizeGiB {
-		return "", fmt.Errorf("size %d GiB is smaller than the %s's %d GiB: %w", o.SizeGiB, kind, src.SizeGiB, cinder.ErrInvalidInput)
+		return "", "", fmt.Errorf("size %d GiB is smaller than the %s's %d GiB: %w", o.SizeGiB, kind, src.SizeGiB, cinder.ErrInvalidInput)
 	}
-	return c.fileIf(c.snapshotFile(src)), nil
+	zone := ""
+	if v, ok := c.volumes[src.VolumeID]; ok && kind == "snapshot" {
+		zone = v.AvailabilityZone
+	}
+	return c.fileIf(c.snapshotFile(src)), zone, nil
 }
 
 func (c *Cloud) fileIf(path string) string {
