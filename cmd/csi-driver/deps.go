@@ -73,6 +73,9 @@ func buildDeps(ctx context.Context, opts driver.Options) (driver.Deps, error) {
 		exec := utilexec.New()
 		deps.Mounter = mount.NewMounter()
 		deps.StorageHealth = driver.NodeStorage(opts)
+		if opts.Attacher == driver.AttacherNova {
+			deps.OtherDisks = mount.DiskSlots{SysBlock: "/sys/block", KubeletDir: opts.KubeletDir, DriverName: opts.DriverName}
+		}
 		deps.Metrics.StagedVolumes(func() (int, error) { return mount.CountStaged(opts.DriverName) })
 		deps.Locators = map[string]mount.DeviceLocator{
 			driver.AttacherNova:   mount.NewNovaLocator(mount.DefaultDevDir, mount.UdevadmTrigger(exec)),

@@ -61,6 +61,10 @@ type Deps struct {
 	// StorageHealth checks the node's storage for NodeGetStorageHealth
 	// (mount.NodeStorage); nil: the node plugin does not advertise it.
 	StorageHealth interface{ Problems() []mount.StorageProblem }
+	// OtherDisks counts the node's disks that take attach slots without being this
+	// driver's volumes (mount.DiskSlots, the Nova path); nil: NodeGetInfo reports the
+	// whole limit.
+	OtherDisks interface{ Others() (int, []string, error) }
 }
 
 // CSISpecVersion is the CSI spec the driver implements.

@@ -4,12 +4,18 @@ import (
 	"context"
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
+	"k8s.io/klog/v2"
 )
 
-// NodeGetInfo reports the node ID (node_id.go), attach limit and availability zone.
+// NodeGetInfo reports the node ID (node_id.go), the volumes the driver may still
+// attach and the availability zone. kubelet calls it again every
+// nodeAllocatableUpdatePeriodSeconds of the CSIDriver and after an attach refused
+// with ResourceExhausted (MutableCSINodeAllocatableCount), and the scheduler then
+// counts with the new number.
 func (d *Driver) NodeGetInfo(context.Context, *csi.NodeGetInfoRequest) (*csi.NodeGetInfoResponse, error) {
-	out := &csi.NodeGetInfoResponse{NodeId: d.nodeID, MaxVolumesPerNode: int64(d.deps.MaxVolumesPerNode)}
-	d.deps.Metrics.AttachLimit(d.deps.MaxVolumesPerNode)
+	limit := d.attachSlots()
+	out := &csi.NodeGetInfoResponse{NodeId: d.nodeID, MaxVolumesPerNode: int64(limit)}
+	d.deps.Metrics.AttachLimit(limit)
 	if d.opts.WithTopology && d.deps.Node.Zone != "" {
 		out.AccessibleTopology = &csi.Topology{Segments: map[string]string{TopologyZoneKey: d.deps.Node.Zone}}
 	}
@@ -32,4 +38,29 @@ func (d *Driver) NodeGetCapabilities(context.Context, *csi.NodeGetCapabilitiesRe
 		return &csi.NodeServiceCapability{Type: &csi.NodeServiceCapability_Rpc{Rpc: &csi.NodeServiceCapability_RPC{Type: t}}}
 	})
 	return &csi.NodeGetCapabilitiesResponse{Capabilities: caps}, nil
+}
+
+// attachSlots is the attach limit less the disks that hold slots without being
+// this driver's volumes (Deps.OtherDisks). It is at least 1: CSI has no way to say
+// "none", 0 means "no limit"; an attach beyond the real room is then refused by Nova
+// with ResourceExhausted, which makes kubelet ask again.
+func (d *Driver) attachSlots() int {
+	limit := d.deps.MaxVolumesPerNode
+	if d.deps.OtherDisks == nil || limit <= 0 {
+		return limit
+	}
+	n, names, err := d.deps.OtherDisks.Others()
+	if err != nil {
+		klog.ErrorS(err, "Could not count the disks that are not this driver's volumes; reporting the whole attach limit", "limit", limit)
+		return limit
+	}
+	free := limit - n
+	if free < 1 {
+		klog.InfoS("Other disks take all the attach slots; reporting 1, the least CSI can say", "limit", limit, "otherDisks", names)
+		return 1
+	}
+	if n > 0 {
+		klog.V(4).InfoS("Disks that are not this driver's volumes take attach slots", "limit", limit, "otherDisks", names, "reported", free)
+	}
+	return free
 }

@@ -78,6 +78,9 @@ type Options struct {
 	EphemeralMaxPerNode int
 	// StateDir holds the node plugin's private mounts (inline ephemeral staging).
 	StateDir string
+	// KubeletDir is kubelet's root directory, where kubelet records the volumes it
+	// holds (the Nova path counts the disks that are not among them).
+	KubeletDir string
 	// Waits for Cinder and Nova (docs/waits.md): the fixed schedule's first pause and
 	// cap, the shortest pause between checks, and whether waits learn their schedule.
 	WaitInitial     time.Duration
@@ -125,6 +128,7 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.WaitMax, "wait-max", 5*time.Second, "longest pause between two checks of a wait")
 	fs.DurationVar(&o.WaitMinInterval, "wait-min-interval", 50*time.Millisecond, "shortest pause between two checks of a wait, learned schedule included")
 	fs.BoolVar(&o.WaitLearn, "wait-learn", true, "learn from the durations observed how soon to check each kind of operation; false keeps the fixed schedule")
+	fs.StringVar(&o.KubeletDir, "kubelet-dir", "/var/lib/kubelet", "node, --attacher nova: kubelet's root directory; the disks of the node that are not volumes kubelet holds for this driver (root disk, config drive, volumes attached by others) are taken from the attach limit NodeGetInfo reports")
 	fs.StringVar(&o.StateDir, "state-dir", mount.DefaultStateDir, "node directory that must outlive the plugin (a hostPath): iSCSI and RBD records, qcow2 exports, inline ephemeral volumes under <state-dir>/ephemeral")
 }
 
