@@ -286,6 +286,7 @@ func TestEndToEnd(t *testing.T) {
 	// scheduler and attached by the controller manager.
 	podBound, podAttached := e.podWithWaitingClaim(ctx, t, pvcs)
 	t.Run("a zone Cinder lacks is refused, not ignored", func(t *testing.T) { e.zoneReachesCinder(ctx, t) })
+	t.Run("a restore is made in its snapshot's zone and the pod follows", func(t *testing.T) { e.restoreFollowsSnapshot(ctx, t) })
 	create, attach := e.cinderCreate(ctx, t), e.cinderAttach(ctx, t)
 	e.timings = append(e.timings,
 		timing{what: "pod -> WFFC claim Bound", kube: podBound, ours: create, cinderWhat: "Cinder volume create -> available"},

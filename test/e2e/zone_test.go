@@ -61,3 +61,128 @@ func (e *env) zoneReachesCinder(ctx context.Context, t *testing.T) {
 	}
 	must(t, func() error { _, err := e.k.Run(ctx, "", "delete", "pvc", "elsewhere", "--wait=true"); return err }())
 }
+
+// nodeB is a second node the test plays, in the bed's second Cinder zone. It leaves
+// attach and detach to its (absent) kubelet, so the controller manager attaches
+// nothing to it; it exists only while restoreFollowsSnapshot runs, so that no other
+// pod of the run is scheduled to it.
+const nodeB, zoneB = "e2e-node-b", "zone-b"
+
+var nodeBObjects = fmt.Sprintf(`
+apiVersion: v1
+kind: Node
+metadata:
+  name: %[2]s
+  labels: {%[3]s: %[4]s, kubernetes.io/hostname: %[2]s}
+status:
+  capacity: {cpu: "4", memory: 8Gi, pods: "110"}
+  allocatable: {cpu: "4", memory: 8Gi, pods: "110"}
+  conditions:
+  - {type: Ready, status: "True", reason: KubeletReady, message: played by the e2e test}
+---
+apiVersion: storage.k8s.io/v1
+kind: CSINode
+metadata: {name: %[2]s}
+spec:
+  drivers:
+  - name: %[1]s
+    nodeID: %[2]s
+    topologyKeys: [%[3]s]
+---
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata: {name: e2e-zone-b}
+provisioner: %[1]s
+volumeBindingMode: Immediate
+reclaimPolicy: Delete
+parameters: {type: standard}
+allowedTopologies:
+- matchLabelExpressions:
+  - {key: %[3]s, values: [%[4]s]}
+`, driverName, nodeB, driver.TopologyZoneKey, zoneB)
+
+// podPreferring is a pod of claim that prefers node (a soft affinity): the scheduler
+// tries that node first, and may place the pod elsewhere.
+func podPreferring(name, claim, node string) string {
+	return fmt.Sprintf(`
+apiVersion: v1
+kind: Pod
+metadata: {name: %s, namespace: default}
+spec:
+  automountServiceAccountToken: false
+  affinity:
+    nodeAffinity:
+      preferredDuringSchedulingIgnoredDuringExecution:
+      - weight: 100
+        preference:
+          matchExpressions:
+          - {key: kubernetes.io/hostname, operator: In, values: [%s]}
+  containers:
+  - name: app
+    image: registry.k8s.io/pause:3.10
+    volumeMounts: [{name: data, mountPath: /data}]
+  volumes:
+  - name: data
+    persistentVolumeClaim: {claimName: %s}
+`, name, node, claim)
+}
+
+// restoreFollowsSnapshot is the incumbent's bug on two zones: a snapshot of a zone-b
+// volume, restored with WaitForFirstConsumer for a pod the scheduler first places on
+// the nova node. Cinder makes a restore only in its snapshot's zone; the driver makes
+// it there (the provisioner's requisite topology allows both zones), the PV says
+// zone-b, and the scheduler moves the pod to the zone-b node. Its two claims are
+// deleted again, and their PVs gone, before it returns.
+func (e *env) restoreFollowsSnapshot(ctx context.Context, t *testing.T) {
+	t.Helper()
+	must(t, e.k.Apply(ctx, nodeBObjects))
+	var pvs []string
+	defer func() {
+		for _, obj := range [][]string{{"pod", "zone-b-app", "--grace-period=0", "--force"}, {"pvc", "zone-b-restore"},
+			{"volumesnapshot", "zone-b-snap"}, {"pvc", "zone-b-src"}, {"csinode", nodeB}, {"node", nodeB}, {"storageclass", "e2e-zone-b"}} {
+			if _, err := e.k.Run(ctx, "", append([]string{"delete", "--ignore-not-found", "--wait=true"}, obj...)...); err != nil {
+				t.Errorf("deleting %v: %v", obj, err)
+			}
+		}
+		for _, pv := range pvs {
+			if err := e.k.WaitGone(ctx, 3*time.Minute, "pv", pv); err != nil {
+				t.Error(err)
+			}
+		}
+	}()
+	must(t, e.k.Apply(ctx, claim("zone-b-src", "e2e-zone-b", "1Gi", "")))
+	_, err := e.k.WaitFor(ctx, 3*time.Minute, "pvc/zone-b-src Bound", phase("Bound"), "pvc", "zone-b-src")
+	must(t, err)
+	srcPV, src := e.pvOf(ctx, t, "zone-b-src")
+	pvs = append(pvs, srcPV)
+	if v := e.volume(ctx, t, src); v.AvailabilityZone != zoneB {
+		t.Fatalf("the claim of class e2e-zone-b made volume %s in zone %q, want %s", src, v.AvailabilityZone, zoneB)
+	}
+	must(t, e.k.Apply(ctx, snapshot("zone-b-snap", "e2e-snapshot", "zone-b-src")))
+	_, err = e.k.WaitFor(ctx, 3*time.Minute, "volumesnapshot/zone-b-snap ready", readyToUse, "volumesnapshot", "zone-b-snap")
+	must(t, err)
+
+	must(t, e.k.Apply(ctx, claim("zone-b-restore", "e2e-wffc", "1Gi", "zone-b-snap")))
+	must(t, e.k.Apply(ctx, podPreferring("zone-b-app", "zone-b-restore", nodeName)))
+	_, err = e.k.WaitFor(ctx, 3*time.Minute, "pod/zone-b-app placed on "+nodeB,
+		func(o map[string]any) bool { return Str(o, "spec", "nodeName") == nodeB }, "pod", "zone-b-app")
+	must(t, err)
+	c, err := e.k.Get(ctx, "pvc", "zone-b-restore")
+	must(t, err)
+	// The scheduler's first choice, kept on the claim it provisioned for.
+	if n := Str(c, "metadata", "annotations", "volume.kubernetes.io/selected-node"); n != nodeName {
+		t.Errorf("the restore was provisioned for node %q, want %s (the pod's preferred node, in nova): the move was not proved", n, nodeName)
+	}
+	pv, restored := e.pvOf(ctx, t, "zone-b-restore")
+	pvs = append(pvs, pv)
+	if v := e.volume(ctx, t, restored); v.AvailabilityZone != zoneB || v.SnapshotID != e.snapshotHandle(ctx, t, "zone-b-snap") {
+		t.Errorf("restored volume %s: zone %q, snapshot %q; want zone-b, from the snapshot", restored, v.AvailabilityZone, v.SnapshotID)
+	}
+	p, err := e.k.Get(ctx, "pv", pv)
+	must(t, err)
+	terms, _ := Field(p, "spec", "nodeAffinity", "required", "nodeSelectorTerms").([]any)
+	if got := fmt.Sprint(terms); len(terms) != 1 || !strings.Contains(got, driver.TopologyZoneKey) || !strings.Contains(got, zoneB) {
+		t.Errorf("PV %s node affinity %s; want the zone-b term alone", pv, got)
+	}
+	t.Logf("restore of a zone-b snapshot for a pod first placed in nova: volume %s made in zone-b, PV %s pinned there, pod moved to %s (source PV %s)", restored, pv, nodeB, srcPV)
+}
