@@ -126,6 +126,7 @@ logLevel: 4
 expandInUse: false
 snapshotInUse: false
 maxVolumesPerNode: 16
+nodeAllocatableUpdatePeriodSeconds: %d
 image: {pullPolicy: Never}
 sidecars:
   provisioner: {image: {pullPolicy: Never}}
@@ -148,7 +149,7 @@ ephemeral: {enabled: true, maxSizeGiB: 2, maxPerNode: 4}
 cloud:
   cloudName: local
   cloudsYaml: |
-%s`, clusterID, nfsMountBase(), stateRoot, indent(clouds, "    "))
+%s`, clusterID, refreshPeriod, nfsMountBase(), stateRoot, indent(clouds, "    "))
 }
 
 func nfsMountBase() string {

@@ -32,6 +32,7 @@ func TestRealNode(t *testing.T) {
 		t.Run("raw block", func(t *testing.T) { t.Parallel(); e.rawBlock(ctx, t) })
 		t.Run("statefulset", func(t *testing.T) { t.Parallel(); e.statefulSet(ctx, t) })
 		t.Run("inline ephemeral", func(t *testing.T) { t.Parallel(); e.inline(ctx, t) })
+		t.Run("kubelet refreshes the attach count", func(t *testing.T) { t.Parallel(); e.allocatableRefreshed(ctx, t) })
 	})
 	t.Run("node plugin and kubelet restarts", func(t *testing.T) { e.restarts(ctx, t) })
 }
