@@ -42,11 +42,13 @@ func (d *Driver) CreateVolumeGroupSnapshot(ctx context.Context, req *csi.CreateV
 	if err != nil {
 		return nil, err
 	}
+	zones := d.newVolumeZones() // the members' topology needs no second read
 	for _, id := range a.volumeIDs {
 		vol, err := d.deps.Cloud.GetVolume(ctx, id)
 		if err != nil {
 			return nil, toStatus(err, "getting source volume %s", id)
 		}
+		zones.zones[id] = vol.AvailabilityZone
 		if len(vol.Attachments) > 0 && !d.opts.SnapshotInUse {
 			return nil, failedPrecondition("volume %s is attached to %v and this cloud's backend cannot snapshot attached volumes (--snapshot-in-use=false): detach it first",
 				id, vol.Nodes())
@@ -65,7 +67,7 @@ func (d *Driver) CreateVolumeGroupSnapshot(ctx context.Context, req *csi.CreateV
 		return nil, alreadyExists("group snapshot %s named %q already exists of volumes %v, not %v; use another name", gs.ID, a.name, got, a.volumeIDs)
 	}
 	klog.InfoS("Created group snapshot", "name", a.name, "groupSnapshotID", gs.ID, "volumeIDs", a.volumeIDs, "groupType", gt.Name, "consistency", a.params.consistency)
-	out, err := d.csiGroupSnapshot(ctx, gs)
+	out, err := d.csiGroupSnapshot(ctx, zones, gs)
 	if err != nil {
 		return nil, err
 	}
@@ -101,7 +103,7 @@ func (d *Driver) GetVolumeGroupSnapshot(ctx context.Context, req *csi.GetVolumeG
 	if err != nil {
 		return nil, err
 	}
-	out, err := d.csiGroupSnapshot(ctx, gs)
+	out, err := d.csiGroupSnapshot(ctx, d.newVolumeZones(), gs)
 	if err != nil {
 		return nil, err
 	}
@@ -154,9 +156,10 @@ func (d *Driver) getGroupSnapshot(ctx context.Context, id string, snapshotIDs []
 	return gs, nil
 }
 
-func (d *Driver) csiGroupSnapshot(ctx context.Context, gs *cinder.GroupSnapshot) (*csi.VolumeGroupSnapshot, error) {
+// csiGroupSnapshot reports a group snapshot; its members are usable from their
+// volumes' zone (zones knows or reads it).
+func (d *Driver) csiGroupSnapshot(ctx context.Context, zones *volumeZones, gs *cinder.GroupSnapshot) (*csi.VolumeGroupSnapshot, error) {
 	out := &csi.VolumeGroupSnapshot{GroupSnapshotId: gs.ID, CreationTime: timestamppb.New(gs.CreatedAt), ReadyToUse: gs.Ready()}
-	zones := d.newVolumeZones()
 	for i := range gs.Snapshots {
 		s, err := d.csiSnapshot(ctx, zones, &gs.Snapshots[i])
 		if err != nil {

@@ -71,6 +71,9 @@ func TestVolumeGroupSnapshotLifecycle(t *testing.T) {
 			if s.GetGroupSnapshotId() != gs.GetGroupSnapshotId() || !s.GetReadyToUse() {
 				t.Errorf("member %v: want ready, with group_snapshot_id %s", s, gs.GetGroupSnapshotId())
 			}
+			if z := zoneOf(s.GetAccessibleTopology()); z != "nova" {
+				t.Errorf("member %s usable from %q, want its volume's zone nova", s.GetSnapshotId(), z)
+			}
 			ids = append(ids, s.GetSnapshotId())
 		}
 
