@@ -37,7 +37,7 @@ func (d *Driver) CreateSnapshot(ctx context.Context, req *csi.CreateSnapshotRequ
 		if err != nil {
 			return nil, toStatus(err, "getting source volume %s", a.volumeID)
 		}
-		zones.zones[vol.ID] = vol.AvailabilityZone
+		zones.know(vol)
 		if err := d.checkSnapshotZone(ctx, zones, a); err != nil {
 			return nil, err
 		}

@@ -48,7 +48,7 @@ func (d *Driver) CreateVolumeGroupSnapshot(ctx context.Context, req *csi.CreateV
 		if err != nil {
 			return nil, toStatus(err, "getting source volume %s", id)
 		}
-		zones.zones[id] = vol.AvailabilityZone
+		zones.know(vol)
 		if len(vol.Attachments) > 0 && !d.opts.SnapshotInUse {
 			return nil, failedPrecondition("volume %s is attached to %v and this cloud's backend cannot snapshot attached volumes (--snapshot-in-use=false): detach it first",
 				id, vol.Nodes())

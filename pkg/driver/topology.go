@@ -77,6 +77,9 @@ func (d *Driver) newVolumeZones() *volumeZones {
 	return &volumeZones{cloud: d.deps.Cloud, zones: map[string]string{}}
 }
 
+// know records a zone read elsewhere, so that of does not read it again.
+func (m *volumeZones) know(v *cinder.Volume) { m.zones[v.ID] = v.AvailabilityZone }
+
 // of returns the zone of volume id ("" for none or a volume Cinder no longer has).
 func (m *volumeZones) of(ctx context.Context, id string) (string, error) {
 	if z, ok := m.zones[id]; ok {
