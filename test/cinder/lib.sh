@@ -57,11 +57,13 @@ INFRA_PROCS=(keystone rabbitmq epmd mariadb)
 # What nova-up.sh adds (make openstack-up). Each name is also the word its
 # command line contains, so they need no PROC_WORD entry. down.sh stops them
 # first; nova-down.sh stops only them.
-NOVA_PROCS=(nova-api nova-compute nova-conductor nova-scheduler placement-api neutron-stub)
+NOVA_PROCS=(nova-api nova-compute nova-compute-b nova-conductor nova-scheduler placement-api neutron-stub)
+PROC_WORD[nova-compute-b]=nova-compute
 NOVA_PORT=${CINDER_TEST_NOVA_PORT:-8774}
 PLACEMENT_PORT=${CINDER_TEST_PLACEMENT_PORT:-8778}
 NEUTRON_STUB_PORT=${CINDER_TEST_NEUTRON_STUB_PORT:-9696}
-NOVA_HOST=nova-csi-test   # the one (fake) compute host
+NOVA_HOST=nova-csi-test       # the (fake) compute host of zone nova ($ZONE_A)
+NOVA_HOST_B=nova-csi-test-b   # and of $ZONE_B (an aggregate of that zone)
 
 now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN{printf "%.1f", b-a}'; }

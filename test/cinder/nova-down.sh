@@ -3,7 +3,7 @@
 # leave the Cinder test bed (Cinder, Keystone, RabbitMQ, MariaDB) running:
 #
 #  * stops exactly the processes recorded in $BASE/run/ for nova-api,
-#    nova-conductor, nova-scheduler, nova-compute, placement-api and the
+#    nova-conductor, nova-scheduler, both nova-computes, placement-api and the
 #    Neutron stub (their descendants, and orphans in the same session);
 #  * if Keystone and Cinder still run: deletes the Cinder attachments Nova
 #    made (those that name a server), so that no volume stays in-use for a

@@ -9,8 +9,10 @@
 #   neutron stub     127.0.0.1:9696  NOT Neutron: two static JSON answers
 #                                    ("no ports", "no networks") that Nova asks for
 #                                    even for servers with "networks": "none"
-#   nova-conductor, nova-scheduler, nova-compute (compute_driver = fake.FakeDriver,
-#   host nova-csi-test); databases nova_api, nova_cell0, nova, placement in MariaDB
+#   nova-conductor, nova-scheduler, two nova-computes (compute_driver =
+#   fake.FakeDriver): host nova-csi-test in zone nova (where servers go unless asked),
+#   host nova-csi-test-b in zone zone-b (an aggregate), the zones of up.sh's two
+#   Cinder backends; databases nova_api, nova_cell0, nova, placement in MariaDB
 #
 # The clouds of clouds.yaml reach Nova through the catalog. Flavor "1" (m1.tiny:
 # 1 vCPU, 64 MiB, 0 GiB disk) is for servers that boot from a Cinder volume;
@@ -66,11 +68,19 @@ as_admin() {
 }
 nova_services_up() {
   as_admin GET "$NOVA_URL/os-services" | jq -e '[.services[] | select(.state=="up" and .status=="enabled") | .binary]
-    | (index("nova-conductor") and index("nova-scheduler") and index("nova-compute")) != null'
+    | (index("nova-conductor") != null) and (index("nova-scheduler") != null)
+      and (map(select(. == "nova-compute")) | length == 2)'
 }
-compute_visible() {   # the fake host has a resource provider and a cell mapping
-  as_admin GET "$PLACEMENT_URL/resource_providers?name=$NOVA_HOST" | jq -e '.resource_providers | length == 1' &&
-  [[ $(sql -N -e "SELECT COUNT(*) FROM nova_api.host_mappings WHERE host='$NOVA_HOST'") == 1 ]]
+compute_visible() {   # each fake host has a resource provider and a cell mapping
+  local h
+  for h in "$NOVA_HOST" "$NOVA_HOST_B"; do
+    as_admin GET "$PLACEMENT_URL/resource_providers?name=$h" | jq -e '.resource_providers | length == 1' >/dev/null &&
+    [[ $(sql -N -e "SELECT COUNT(*) FROM nova_api.host_mappings WHERE host='$h'") == 1 ]] || return 1
+  done
+}
+zone_b_up() {   # the aggregate puts the second host in $ZONE_B
+  as_admin GET "$NOVA_URL/os-availability-zone" | jq -e --arg z "$ZONE_B" \
+    '[.availabilityZoneInfo[] | select(.zoneName == $z and .zoneState.available)] | length == 1' >/dev/null
 }
 nova_mem() {   # "RSS PSS" in MiB of the Nova processes and their descendants
   memory_of "${NOVA_PROCS[@]}"
@@ -80,7 +90,7 @@ summary() {
   cat <<EOF
 ---------------------------------------------------------------- local Nova
 $1 in $(since "$T0")s
-  Nova            $NOVA_URL   (catalog type compute; host $NOVA_HOST, fake.FakeDriver)
+  Nova            $NOVA_URL   (catalog type compute; hosts $NOVA_HOST in $ZONE_A, $NOVA_HOST_B in $ZONE_B; fake.FakeDriver)
   Placement       $PLACEMENT_URL   (catalog type placement)
   Neutron stub    http://127.0.0.1:$NEUTRON_STUB_PORT   (static "no ports"/"no networks"; not in the catalog)
   flavor          1 (m1.tiny: 1 vCPU, 64 MiB RAM, 0 GiB disk): boot from a bootable volume, "networks": "none"
@@ -94,7 +104,7 @@ EOF
 
 # ------------------------------------------------------------ already up? --
 # The settings this script writes; a bed started with other ones is restarted.
-NOVA_SETTINGS="max_disk_devices_to_attach=${NOVA_TEST_MAX_DISKS:-4}"
+NOVA_SETTINGS="max_disk_devices_to_attach=${NOVA_TEST_MAX_DISKS:-4} zones=$ZONE_A,$ZONE_B"
 already_up() {
   [[ -f $RUN/nova-ready && -d $NBASE ]] || return 1
   [[ $(cat "$RUN/nova-settings" 2>/dev/null) == "$NOVA_SETTINGS" ]] || { say "started with other settings"; return 1; }
@@ -104,6 +114,7 @@ already_up() {
   done
   admin_token || { say "Keystone does not answer"; return 1; }
   nova_services_up >/dev/null || { say "nova-api does not answer, or a Nova service is down"; return 1; }
+  zone_b_up || { say "no compute host in $ZONE_B"; return 1; }
   as_admin GET "$PLACEMENT_URL/resource_providers" >/dev/null || { say "placement-api does not answer"; return 1; }
   curl -sf -o /dev/null "http://127.0.0.1:$NEUTRON_STUB_PORT/v2.0/ports" || { say "the Neutron stub does not answer"; return 1; }
 }
@@ -173,6 +184,8 @@ log_dir = $LOG
 debug = ${CINDER_TEST_DEBUG:-false}
 transport_url = rabbit://guest:guest@127.0.0.1:$RABBIT_PORT/
 compute_driver = ${NOVA_TEST_DRIVER:-fake.FakeDriver}
+# A server asked for without a zone goes to $ZONE_A's host, as before the second one.
+default_schedule_zone = $ZONE_A
 enabled_apis = osapi_compute
 osapi_compute_listen = 127.0.0.1
 osapi_compute_listen_port = $NOVA_PORT
@@ -264,6 +277,8 @@ EOF
 # nova-compute: the same minus the databases (with them it logs "No DB access
 # allowed in nova-compute" at start).
 awk '/^\[/{skip=($0=="[api_database]" || $0=="[database]")} !skip' "$NOVA_CONF" >"$NETC/nova-compute.conf"
+# The second compute host, of $ZONE_B: the same but its name.
+sed "s/^host = $NOVA_HOST\$/host = $NOVA_HOST_B/" "$NETC/nova-compute.conf" >"$NETC/nova-compute-b.conf"
 cat >"$NETC/placement/placement.conf" <<EOF
 [DEFAULT]
 debug = ${CINDER_TEST_DEBUG:-false}
@@ -281,7 +296,7 @@ $(ks_auth placement "$PLACEMENT_PASSWORD")
 region_name = $REGION
 service_token_roles_required = true
 EOF
-chmod 600 "$NOVA_CONF" "$NETC/nova-compute.conf" "$NETC/placement/placement.conf"
+chmod 600 "$NOVA_CONF" "$NETC/nova-compute.conf" "$NETC/nova-compute-b.conf" "$NETC/placement/placement.conf"
 
 # Neutron stub: NOT Neutron, two static files (http.server ignores query strings).
 echo '{"ports": []}' >"$NBASE/neutron-stub/v2.0/ports"
@@ -421,7 +436,8 @@ conductor_registered() {
 }
 wait_for "nova-conductor's service record" 90 conductor_registered
 start nova-compute nova-compute --config-file "$NETC/nova-compute.conf"
-say "nova-conductor, nova-scheduler, nova-compute starting"
+start nova-compute-b nova-compute --config-file "$NETC/nova-compute-b.conf"
+say "nova-conductor, nova-scheduler, nova-compute ($NOVA_HOST, $NOVA_HOST_B) starting"
 
 # ---------------------------------------------------------------- readiness --
 admin_token || die "no admin token from Keystone"
@@ -429,11 +445,17 @@ wait_for "placement-api on :$PLACEMENT_PORT" 90 as_admin GET "$PLACEMENT_URL/res
 wait_for "the Neutron stub on :$NEUTRON_STUB_PORT" 30 curl -sf -o /dev/null "http://127.0.0.1:$NEUTRON_STUB_PORT/v2.0/ports"
 wait_for "nova-api on :$NOVA_PORT" 120 as_admin GET "$NOVA_URL/flavors"
 timing "APIs answering" "$(since "$T_START")"
-wait_for "nova-conductor, nova-scheduler and nova-compute up" 180 nova_services_up
+wait_for "nova-conductor, nova-scheduler and both nova-computes up" 180 nova_services_up
 timing "nova services up" "$(since "$T_START")"
-wait_for "$NOVA_HOST in placement and mapped to cell1" 120 compute_visible
-timing "compute host usable" "$(since "$T_START")"
-say "Nova services up; $NOVA_HOST has a resource provider and a cell mapping"
+wait_for "$NOVA_HOST and $NOVA_HOST_B in placement and mapped to cell1" 120 compute_visible
+timing "compute hosts usable" "$(since "$T_START")"
+say "Nova services up; $NOVA_HOST and $NOVA_HOST_B have resource providers and cell mappings"
+agg=$(as_admin POST "$NOVA_URL/os-aggregates" "{\"aggregate\":{\"name\":\"$ZONE_B\",\"availability_zone\":\"$ZONE_B\"}}" | jq -r .aggregate.id) ||
+  die "creating the $ZONE_B aggregate failed"
+as_admin POST "$NOVA_URL/os-aggregates/$agg/action" "{\"add_host\":{\"host\":\"$NOVA_HOST_B\"}}" >/dev/null ||
+  die "adding $NOVA_HOST_B to the $ZONE_B aggregate failed"
+wait_for "Nova's zone $ZONE_B" 30 zone_b_up
+say "zones: $ZONE_A ($NOVA_HOST, the default for servers), $ZONE_B ($NOVA_HOST_B)"
 
 as_admin POST "$NOVA_URL/flavors" '{"flavor":{"name":"m1.tiny","id":"1","ram":64,"vcpus":1,"disk":0}}' >/dev/null ||
   die "creating flavor 1 failed"

@@ -101,12 +101,18 @@ func settle(t *testing.T, st *Stack, cloud *cinder.Client) {
 	})
 }
 
-// server boots a test server, deleted at the end of the test.
+// server boots a test server in Nova's default zone, deleted at the end of the test.
 func (b *bed) server(t *testing.T, name string) *Server {
+	t.Helper()
+	return b.serverIn(t, name, "")
+}
+
+// serverIn boots a test server in zone, deleted at the end of the test.
+func (b *bed) serverIn(t *testing.T, name, zone string) *Server {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	srv, err := b.st.BootServer(ctx, name)
+	srv, err := b.st.BootServerIn(ctx, name, zone)
 	if err != nil {
 		t.Fatal(err)
 	}

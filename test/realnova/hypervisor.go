@@ -20,8 +20,10 @@ import (
 // tick it asks Nova which volumes each server has, plugs the new ones (a loop device
 // over the file named by the Cinder attachment's connection info, which is what
 // libvirt would hand the VM) and links them as virtio-<first 20 chars of the volume
-// ID> in the server's device directory; volumes Nova no longer lists, and all
-// volumes of a server that is gone, are unplugged.
+// ID> in the server's device directory, and shows each of the server's disks, its
+// boot volume first, as the guest's sysfs would (<device directory>/../sys-block/vdX
+// with its virtio serial); volumes Nova no longer lists, and all volumes of a server
+// that is gone, are unplugged.
 type Hypervisor struct {
 	st   *Stack
 	disk mount.Connector
@@ -37,6 +39,10 @@ type Hypervisor struct {
 
 type vm struct {
 	devDir string
+	// sysBlock stands in for the guest's /sys/block; names maps each disk shown there
+	// (boot volume included) to its vdX name.
+	sysBlock string
+	names    map[string]string
 	// ignore holds volumes never plugged (the boot volume).
 	ignore map[string]bool
 	// disks maps each plugged volume to its device.
@@ -61,8 +67,44 @@ func (h *Hypervisor) AddServer(srv *Server, devDir string) error {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.vms[srv.ID] = &vm{devDir: devDir, ignore: map[string]bool{srv.BootVolume: true}, disks: map[string]string{}}
-	return nil
+	m := &vm{devDir: devDir, sysBlock: SysBlockOf(devDir), names: map[string]string{},
+		ignore: map[string]bool{srv.BootVolume: true}, disks: map[string]string{}}
+	h.vms[srv.ID] = m
+	return m.show(srv.BootVolume)
+}
+
+// SysBlockOf is where the stand-in shows the disks of the server whose device
+// directory is devDir.
+func SysBlockOf(devDir string) string { return filepath.Join(filepath.Dir(devDir), "sys-block") }
+
+// show adds the volume's disk to the guest's sysfs under the first free vdX name,
+// with the serial Nova's libvirt driver gives it (the volume ID's first 20 characters).
+func (m *vm) show(volumeID string) error {
+	used := map[string]bool{}
+	for _, n := range m.names {
+		used[n] = true
+	}
+	name := ""
+	for c := 'a'; c <= 'z' && name == ""; c++ {
+		if !used["vd"+string(c)] {
+			name = "vd" + string(c)
+		}
+	}
+	dir := filepath.Join(m.sysBlock, name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	m.names[volumeID] = name
+	return os.WriteFile(filepath.Join(dir, "serial"), []byte(volumeID[:min(20, len(volumeID))]+"\n"), 0o644)
+}
+
+func (m *vm) hide(volumeID string) error {
+	name, ok := m.names[volumeID]
+	if !ok {
+		return nil
+	}
+	delete(m.names, volumeID)
+	return os.RemoveAll(filepath.Join(m.sysBlock, name))
 }
 
 // Errors returns the plug and unplug failures so far.
@@ -192,7 +234,7 @@ func (h *Hypervisor) plug(ctx context.Context, serverID string, m *vm, volumeID 
 	}
 	m.disks[volumeID] = dev
 	klog.V(2).InfoS("Hypervisor: plugged", "serverID", serverID, "volumeID", volumeID, "device", dev)
-	return nil
+	return m.show(volumeID)
 }
 
 func (h *Hypervisor) unplug(ctx context.Context, m *vm, volumeID string) error {
@@ -200,6 +242,9 @@ func (h *Hypervisor) unplug(ctx context.Context, m *vm, volumeID string) error {
 		return err
 	}
 	delete(m.disks, volumeID)
+	if err := m.hide(volumeID); err != nil {
+		return err
+	}
 	if err := h.disk.Disconnect(ctx, volumeID); err != nil {
 		return fmt.Errorf("unplug volume %s: %w", volumeID, err)
 	}

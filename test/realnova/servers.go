@@ -16,13 +16,21 @@ import (
 // Server is a test "node": a real Nova server booted from a volume, with no network.
 type Server struct {
 	ID, Name, BootVolume string
+	// Zone is the availability zone Nova placed the server in.
+	Zone string
 }
 
 // BootServer creates a 1 GiB bootable volume and a server booted from it
-// (flavor 1, "networks": "none") and waits until it is ACTIVE. On failure it
-// deletes what it made.
+// (flavor 1, "networks": "none") in Nova's default zone and waits until it is
+// ACTIVE. On failure it deletes what it made.
 func (s *Stack) BootServer(ctx context.Context, name string) (*Server, error) {
-	boot, err := volumes.Create(ctx, s.Volume, volumes.CreateOpts{Name: name + "-boot", Size: 1}, nil).Extract()
+	return s.BootServerIn(ctx, name, "")
+}
+
+// BootServerIn is BootServer in zone ("": Nova's default), its boot volume in the
+// Cinder zone of the same name.
+func (s *Stack) BootServerIn(ctx context.Context, name, zone string) (*Server, error) {
+	boot, err := volumes.Create(ctx, s.Volume, volumes.CreateOpts{Name: name + "-boot", Size: 1, AvailabilityZone: zone}, nil).Extract()
 	if err != nil {
 		return nil, fmt.Errorf("boot volume for %s: %w", name, err)
 	}
@@ -40,7 +48,7 @@ func (s *Stack) BootServer(ctx context.Context, name string) (*Server, error) {
 		return fail(fmt.Errorf("make %s bootable: %w", boot.ID, err))
 	}
 	created, err := servers.Create(ctx, s.Compute, servers.CreateOpts{
-		Name: name, FlavorRef: "1", Networks: "none",
+		Name: name, FlavorRef: "1", Networks: "none", AvailabilityZone: zone,
 		BlockDevice: []servers.BlockDevice{{
 			BootIndex: 0, UUID: boot.ID, SourceType: servers.SourceVolume,
 			DestinationType: servers.DestinationVolume, DeleteOnTermination: false,
@@ -58,6 +66,7 @@ func (s *Stack) BootServer(ctx context.Context, name string) (*Server, error) {
 		if got.Status == "ERROR" {
 			return false, fmt.Errorf("server %s went to ERROR: %v", name, got.Fault)
 		}
+		srv.Zone = got.AvailabilityZone
 		return got.Status == "ACTIVE", nil
 	}); err != nil {
 		return fail(err)
