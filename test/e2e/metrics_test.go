@@ -83,8 +83,8 @@ next:
 
 // claimsMade is how many PVCs the run makes (and deletes): data, restored, the
 // pod's claim, the two of the group snapshot and their two restores, the zone-b
-// source and its restore, and the warm runs'.
-const claimsMade = 9 + warmRuns
+// node's claim, the zone-b source and its restore, and the warm runs'.
+const claimsMade = 10 + warmRuns
 
 // checkMetrics scrapes both drivers at the end of the run: the counters must tell
 // what the run did (claimsMade PVCs, all deleted; one group snapshot),

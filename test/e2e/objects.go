@@ -59,13 +59,23 @@ parameters: {type: backup}
 // pods, Ready, and attach/detach left to the controller manager, as kubelet
 // registers a node by default.
 func nodeObjects(nodeID string) string {
+	return playedNode(nodeName, "nova", nodeID, true)
+}
+
+// playedNode is a Node and its CSINode in zone; with controllerAttach the controller
+// manager attaches its volumes, else (kubelet's own attach, which no kubelet plays)
+// nothing is attached to it.
+func playedNode(name, zone, nodeID string, controllerAttach bool) string {
+	annotations := ""
+	if controllerAttach {
+		annotations = "\n  annotations: {volumes.kubernetes.io/controller-managed-attach-detach: \"true\"}"
+	}
 	return fmt.Sprintf(`
 apiVersion: v1
 kind: Node
 metadata:
   name: %[2]s
-  labels: {%[3]s: nova, kubernetes.io/hostname: %[2]s}
-  annotations: {volumes.kubernetes.io/controller-managed-attach-detach: "true"}
+  labels: {%[3]s: %[5]s, kubernetes.io/hostname: %[2]s}%[6]s
 status:
   capacity: {cpu: "4", memory: 8Gi, pods: "110"}
   allocatable: {cpu: "4", memory: 8Gi, pods: "110"}
@@ -80,7 +90,23 @@ spec:
   - name: %[1]s
     nodeID: %[4]q
     topologyKeys: [%[3]s]
-`, driverName, nodeName, driver.TopologyZoneKey, nodeID)
+`, driverName, name, driver.TopologyZoneKey, nodeID, zone, annotations)
+}
+
+// zoneClass is an Immediate StorageClass whose only allowed zone is zone.
+func zoneClass(name, zone string) string {
+	return fmt.Sprintf(`
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata: {name: %[3]s}
+provisioner: %[1]s
+volumeBindingMode: Immediate
+reclaimPolicy: Delete
+parameters: {type: standard}
+allowedTopologies:
+- matchLabelExpressions:
+  - {key: %[2]s, values: [%[4]s]}
+`, driverName, driver.TopologyZoneKey, name, zone)
 }
 
 func pvc(name, size, fromSnapshot string) string {

@@ -11,20 +11,9 @@ import (
 )
 
 // elsewhere is a class whose only allowed zone is one the test bed's Cinder does not
-// have: the bed has one zone, so "the volume is in the node's zone" would hold for a
-// driver that ignored topology too. This claim proves the zone reaches Cinder.
-var elsewhere = fmt.Sprintf(`
-apiVersion: storage.k8s.io/v1
-kind: StorageClass
-metadata: {name: e2e-elsewhere}
-provisioner: %[1]s
-volumeBindingMode: Immediate
-reclaimPolicy: Delete
-parameters: {type: standard}
-allowedTopologies:
-- matchLabelExpressions:
-  - {key: %[2]s, values: [zone-nowhere]}
-`, driverName, driver.TopologyZoneKey)
+// have (it has nova and zone-b): a driver that dropped the topology would make the
+// volume in Cinder's default zone. Its claim proves the zone reaches Cinder.
+var elsewhere = zoneClass("e2e-elsewhere", "zone-nowhere")
 
 // zoneReachesCinder: a claim of that class must not be provisioned, and the failure
 // the provisioner reports must be Cinder's refusal of the zone; no volume is made.
@@ -68,38 +57,12 @@ func (e *env) zoneReachesCinder(ctx context.Context, t *testing.T) {
 // pod of the run is scheduled to it.
 const nodeB, zoneB = "e2e-node-b", "zone-b"
 
-var nodeBObjects = fmt.Sprintf(`
-apiVersion: v1
-kind: Node
-metadata:
-  name: %[2]s
-  labels: {%[3]s: %[4]s, kubernetes.io/hostname: %[2]s}
-status:
-  capacity: {cpu: "4", memory: 8Gi, pods: "110"}
-  allocatable: {cpu: "4", memory: 8Gi, pods: "110"}
-  conditions:
-  - {type: Ready, status: "True", reason: KubeletReady, message: played by the e2e test}
----
-apiVersion: storage.k8s.io/v1
-kind: CSINode
-metadata: {name: %[2]s}
-spec:
-  drivers:
-  - name: %[1]s
-    nodeID: %[2]s
-    topologyKeys: [%[3]s]
----
-apiVersion: storage.k8s.io/v1
-kind: StorageClass
-metadata: {name: e2e-zone-b}
-provisioner: %[1]s
-volumeBindingMode: Immediate
-reclaimPolicy: Delete
-parameters: {type: standard}
-allowedTopologies:
-- matchLabelExpressions:
-  - {key: %[3]s, values: [%[4]s]}
-`, driverName, nodeB, driver.TopologyZoneKey, zoneB)
+var nodeBObjects = playedNode(nodeB, zoneB, nodeB, false) + "---" + zoneClass("e2e-zone-b", zoneB)
+
+// podOn is a pod of claim the scheduler may place on node only.
+func podOn(name, claim, node string) string {
+	return strings.Replace(pod(name, claim), "spec:\n", "spec:\n  nodeSelector: {kubernetes.io/hostname: "+node+"}\n", 1)
+}
 
 // podPreferring is a pod of claim that prefers node (a soft affinity): the scheduler
 // tries that node first, and may place the pod elsewhere.
@@ -127,18 +90,21 @@ spec:
 `, name, node, claim)
 }
 
-// restoreFollowsSnapshot is the incumbent's bug on two zones: a snapshot of a zone-b
+// restoreFollowsSnapshot first makes a WaitForFirstConsumer claim for a pod on the
+// zone-b node, whose volume must be made in zone-b. Then the incumbent's bug on two
+// zones: a snapshot of a zone-b
 // volume, restored with WaitForFirstConsumer for a pod the scheduler first places on
 // the nova node. Cinder makes a restore only in its snapshot's zone; the driver makes
 // it there (the provisioner's requisite topology allows both zones), the PV says
-// zone-b, and the scheduler moves the pod to the zone-b node. Its two claims are
+// zone-b, and the scheduler moves the pod to the zone-b node. Its three claims are
 // deleted again, and their PVs gone, before it returns.
 func (e *env) restoreFollowsSnapshot(ctx context.Context, t *testing.T) {
 	t.Helper()
 	must(t, e.k.Apply(ctx, nodeBObjects))
 	var pvs []string
 	defer func() {
-		for _, obj := range [][]string{{"pod", "zone-b-app", "--grace-period=0", "--force"}, {"pvc", "zone-b-restore"},
+		for _, obj := range [][]string{{"pod", "zone-b-app", "--grace-period=0", "--force"}, {"pod", "zone-b-wffc", "--grace-period=0", "--force"},
+			{"pvc", "zone-b-restore"}, {"pvc", "zone-b-wffc"},
 			{"volumesnapshot", "zone-b-snap"}, {"pvc", "zone-b-src"}, {"csinode", nodeB}, {"node", nodeB}, {"storageclass", "e2e-zone-b"}} {
 			if _, err := e.k.Run(ctx, "", append([]string{"delete", "--ignore-not-found", "--wait=true"}, obj...)...); err != nil {
 				t.Errorf("deleting %v: %v", obj, err)
@@ -150,8 +116,19 @@ func (e *env) restoreFollowsSnapshot(ctx context.Context, t *testing.T) {
 			}
 		}
 	}()
+	// WaitForFirstConsumer on the zone-b node: the volume is made in zone-b.
+	must(t, e.k.Apply(ctx, claim("zone-b-wffc", "e2e-wffc", "1Gi", "")))
+	must(t, e.k.Apply(ctx, podOn("zone-b-wffc", "zone-b-wffc", nodeB)))
+	_, err := e.k.WaitFor(ctx, 3*time.Minute, "pvc/zone-b-wffc Bound", phase("Bound"), "pvc", "zone-b-wffc")
+	must(t, err)
+	wffcPV, wffc := e.pvOf(ctx, t, "zone-b-wffc")
+	pvs = append(pvs, wffcPV)
+	if v := e.volume(ctx, t, wffc); v.AvailabilityZone != zoneB {
+		t.Errorf("the WaitForFirstConsumer claim of a pod on %s made volume %s in zone %q, want %s", nodeB, wffc, v.AvailabilityZone, zoneB)
+	}
+
 	must(t, e.k.Apply(ctx, claim("zone-b-src", "e2e-zone-b", "1Gi", "")))
-	_, err := e.k.WaitFor(ctx, 3*time.Minute, "pvc/zone-b-src Bound", phase("Bound"), "pvc", "zone-b-src")
+	_, err = e.k.WaitFor(ctx, 3*time.Minute, "pvc/zone-b-src Bound", phase("Bound"), "pvc", "zone-b-src")
 	must(t, err)
 	srcPV, src := e.pvOf(ctx, t, "zone-b-src")
 	pvs = append(pvs, srcPV)
