@@ -54,14 +54,13 @@ func (d *Driver) CreateSnapshot(ctx context.Context, req *csi.CreateSnapshotRequ
 			return nil, toStatus(err, "creating %s %q of volume %s", kind, a.name, a.volumeID)
 		}
 		klog.InfoS("Created snapshot", "name", a.name, "snapshotID", snap.ID, "volumeID", a.volumeID, "backup", snap.IsBackup, "status", snap.Status)
+	} else if err := d.checkSnapshotZone(ctx, zones, a); err != nil {
+		return nil, err
 	}
 	if snap.Failed() {
 		d.deleteSnapshotObject(ctx, snap)
 		return nil, internal("Cinder failed %s %s of volume %s (status %q); it was deleted, the next attempt makes a new one",
 			kindOf(snap), snap.ID, a.volumeID, snap.Status)
-	}
-	if err := d.checkSnapshotZone(ctx, zones, a); err != nil {
-		return nil, err
 	}
 	out, err := d.csiSnapshot(ctx, zones, snap)
 	if err != nil {

@@ -230,3 +230,11 @@ func TestSnapshotAccessibilityCapability(t *testing.T) {
 		})
 	}
 }
+
+// A retry of a snapshot that exists already is held to the requirements too.
+func TestExistingSnapshotZone(t *testing.T) {
+	d, volB, _ := twoZones(t, false)
+	_, err := d.CreateSnapshot(context.Background(), &csi.CreateSnapshotRequest{Name: "snap-b", SourceVolumeId: volB,
+		AccessibilityRequirements: &csi.TopologyRequirement{Requisite: topo("az1")}})
+	wantCode(t, err, codes.ResourceExhausted)
+}

@@ -67,27 +67,15 @@ func podOn(name, claim, node string) string {
 // podPreferring is a pod of claim that prefers node (a soft affinity): the scheduler
 // tries that node first, and may place the pod elsewhere.
 func podPreferring(name, claim, node string) string {
-	return fmt.Sprintf(`
-apiVersion: v1
-kind: Pod
-metadata: {name: %s, namespace: default}
-spec:
-  automountServiceAccountToken: false
+	return strings.Replace(pod(name, claim), "spec:\n", `spec:
   affinity:
     nodeAffinity:
       preferredDuringSchedulingIgnoredDuringExecution:
       - weight: 100
         preference:
           matchExpressions:
-          - {key: kubernetes.io/hostname, operator: In, values: [%s]}
-  containers:
-  - name: app
-    image: registry.k8s.io/pause:3.10
-    volumeMounts: [{name: data, mountPath: /data}]
-  volumes:
-  - name: data
-    persistentVolumeClaim: {claimName: %s}
-`, name, node, claim)
+          - {key: kubernetes.io/hostname, operator: In, values: [`+node+`]}
+`, 1)
 }
 
 // restoreFollowsSnapshot first makes a WaitForFirstConsumer claim for a pod on the
